@@ -1,0 +1,134 @@
+//! dotenvy 0.15.7 (`parse.rs`): a strict key, `=` required, unquoted whitespace is an
+//! error unless a `#` comment follows, escapes `\\ \' \" \$ \␠ \n` only (in double quotes
+//! and unquoted), `$NAME` / `${NAME}` expansion with the process environment first.
+//! `${NAME:-default}` is not supported: dotenvy looks up a variable literally named
+//! `NAME:-default`, which gives `""`.
+
+use super::{Reading, Vars, is_colon};
+use crate::Separator;
+
+pub(super) fn read(key: &str, sep: Option<Separator>, raw: &str, vars: &Vars<'_>) -> Reading {
+    let mut chars = key.chars();
+    let valid_key = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    if !valid_key {
+        return Reading::Rejected(format!(
+            "dotenvy accepts only keys like [A-Za-z_][A-Za-z0-9_.]*, not `{key}`"
+        ));
+    }
+    if sep.is_none() || is_colon(sep) {
+        return Reading::Rejected("dotenvy requires `=` after the key".to_owned());
+    }
+    let value = raw.trim_start();
+    if value.is_empty() || value.starts_with('#') {
+        return Reading::Value(String::new());
+    }
+    match parse_value(value, vars) {
+        Ok(v) => Reading::Value(v),
+        Err(why) => Reading::Rejected(why.to_owned()),
+    }
+}
+
+#[derive(PartialEq)]
+enum Subst {
+    None,
+    Block,
+    Braced,
+}
+
+fn parse_value(input: &str, vars: &Vars<'_>) -> Result<String, &'static str> {
+    let mut strong = false;
+    let mut weak = false;
+    let mut escaped = false;
+    let mut expecting_end = false;
+    let mut out = String::with_capacity(input.len());
+    let mut mode = Subst::None;
+    let mut name = String::new();
+    for c in input.chars() {
+        if expecting_end {
+            if c == ' ' || c == '\t' {
+                continue;
+            } else if c == '#' {
+                break;
+            }
+            return Err("dotenvy rejects unquoted whitespace inside a value");
+        } else if escaped {
+            match c {
+                '\\' | '\'' | '"' | '$' | ' ' => out.push(c),
+                'n' => out.push('\n'),
+                _ => {
+                    return Err(
+                        "dotenvy supports only the escapes \\\\ \\' \\\" \\$ \\n and an escaped space",
+                    );
+                }
+            }
+            escaped = false;
+        } else if strong {
+            if c == '\'' {
+                strong = false;
+            } else {
+                out.push(c);
+            }
+        } else if mode != Subst::None {
+            if c.is_alphanumeric() {
+                name.push(c);
+            } else if mode == Subst::Block {
+                if c == '{' && name.is_empty() {
+                    mode = Subst::Braced;
+                } else {
+                    substitute(vars, &std::mem::take(&mut name), &mut out);
+                    if c == '$' {
+                        mode = Subst::Block;
+                    } else {
+                        mode = Subst::None;
+                        out.push(c);
+                    }
+                }
+            } else if c == '}' {
+                mode = Subst::None;
+                substitute(vars, &std::mem::take(&mut name), &mut out);
+            } else {
+                name.push(c);
+            }
+        } else if c == '$' {
+            mode = Subst::Block;
+        } else if weak {
+            if c == '"' {
+                weak = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else {
+                out.push(c);
+            }
+        } else if c == '\'' {
+            strong = true;
+        } else if c == '"' {
+            weak = true;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == ' ' || c == '\t' {
+            expecting_end = true;
+        } else {
+            out.push(c);
+        }
+    }
+    if mode == Subst::Braced {
+        return Err("dotenvy rejects a `${` that is never closed");
+    }
+    if strong || weak {
+        return Err("dotenvy rejects an unterminated quote");
+    }
+    substitute(vars, &name, &mut out);
+    Ok(out)
+}
+
+fn substitute(vars: &Vars<'_>, name: &str, out: &mut String) {
+    if name.is_empty() {
+        return;
+    }
+    if let Some(v) = vars.env_then_file(name) {
+        out.push_str(&v);
+    }
+}

@@ -1,0 +1,308 @@
+//! Loader dialects: what a value *means* to dotenvy, docker compose, Node `dotenv` and
+//! python-dotenv, which disagree on `#`, quotes, escapes, keys and `${…}` (see the crate
+//! docs for the table). Each loader module mirrors one loader's parser; a reading is
+//! computed from the raw entry text, never by running the loader.
+
+mod compose;
+mod dotenvy;
+mod expand;
+mod node;
+mod python;
+mod render;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+pub use render::Unrepresentable;
+
+use crate::parse::QuoteRules;
+use crate::{Document, Entry, Separator};
+
+/// A `.env` loader whose reading of a file is modelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// The Rust crate `dotenvy` 0.15 (and `dotenv`): strict, `$VAR` expansion, first
+    /// duplicate wins.
+    Dotenvy,
+    /// Docker Compose v2 `env_file` / `.env` (compose-go): shell-like `${VAR:-default}`.
+    Compose,
+    /// Node's `dotenv` (17/18, default parser): `#` always starts a comment, no expansion.
+    Node,
+    /// python-dotenv 1.2 (`dotenv_values` / `load_dotenv`, Django, Celery): `${VAR}` and
+    /// `${VAR:-default}` expansion, also inside single quotes.
+    Python,
+    /// Every loader at once: a line that any two loaders read differently is a finding.
+    /// Values are validated as the first loader that accepts them reads them.
+    #[default]
+    Portable,
+}
+
+/// How one loader reads one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reading {
+    /// The variable is set to this value. It may be a secret: do not print it.
+    Value(String),
+    /// A key without a value: the loader copies the variable from the host environment.
+    Inherit,
+    /// A key without a value: the loader does not set the variable.
+    NoValue,
+    /// The loader skips the line (with at most a log line): the variable is not set.
+    Skipped(String),
+    /// The loader fails on the line.
+    Rejected(String),
+}
+
+impl Reading {
+    /// The value, if the loader sets one.
+    #[must_use]
+    pub fn value(&self) -> Option<&str> {
+        match self {
+            Self::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A short description that never includes the value.
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            Self::Value(_) => "reads a value",
+            Self::Inherit => "copies it from the host environment",
+            Self::NoValue => "does not set it",
+            Self::Skipped(_) => "skips the line",
+            Self::Rejected(_) => "fails on the line",
+        }
+    }
+}
+
+/// What the expansion of `$VAR` can see: the earlier entries of the same file and, when
+/// given, the process environment. Which one wins differs per loader.
+pub(crate) struct Vars<'a> {
+    pub(crate) file: HashMap<String, String>,
+    pub(crate) env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Vars<'_> {
+    fn env_then_file(&self, name: &str) -> Option<String> {
+        (self.env)(name).or_else(|| self.file.get(name).cloned())
+    }
+
+    fn file_then_env(&self, name: &str) -> Option<String> {
+        self.file.get(name).cloned().or_else(|| (self.env)(name))
+    }
+}
+
+impl Dialect {
+    /// The four modelled loaders.
+    pub const LOADERS: [Dialect; 4] = [
+        Dialect::Dotenvy,
+        Dialect::Compose,
+        Dialect::Node,
+        Dialect::Python,
+    ];
+
+    /// The name used on the command line: `dotenvy`, `compose`, `node`, `python`, `portable`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dotenvy => "dotenvy",
+            Self::Compose => "compose",
+            Self::Node => "node",
+            Self::Python => "python",
+            Self::Portable => "portable",
+        }
+    }
+
+    /// The loader as people know it, for messages.
+    #[must_use]
+    pub fn loader(self) -> &'static str {
+        match self {
+            Self::Dotenvy => "dotenvy",
+            Self::Compose => "docker compose",
+            Self::Node => "Node dotenv",
+            Self::Python => "python-dotenv",
+            Self::Portable => "every loader",
+        }
+    }
+
+    /// Whether the first of several entries with one key wins (dotenvy does not override
+    /// a variable it already set) rather than the last.
+    #[must_use]
+    pub fn first_duplicate_wins(self) -> bool {
+        matches!(self, Self::Dotenvy)
+    }
+
+    pub(crate) fn quote_rules(self) -> QuoteRules {
+        QuoteRules {
+            backtick: matches!(self, Self::Node | Self::Portable),
+            single_quote_escapes: !matches!(self, Self::Dotenvy),
+        }
+    }
+
+    /// Reads every entry of `doc` as this loader would, in file order. `env` is the
+    /// process environment expansion may consult (`|_| None` for none).
+    ///
+    /// For [`Dialect::Portable`] this returns the first accepting loader's reading; use
+    /// [`Dialect::read_all`] to see each loader's.
+    #[must_use]
+    pub fn read(self, doc: &Document, env: &dyn Fn(&str) -> Option<String>) -> Vec<Reading> {
+        if self == Self::Portable {
+            return portable_pick(Self::read_all(doc, env));
+        }
+        let mut vars = Vars {
+            file: HashMap::new(),
+            env,
+        };
+        doc.entries()
+            .map(|entry| {
+                let reading = self.read_entry(&entry, &mut vars);
+                // Every loader's substitution table takes each line as it comes (even
+                // dotenvy's, whose *loading* keeps the first duplicate).
+                if let Reading::Value(v) = &reading {
+                    vars.file.insert(entry.key().to_owned(), v.clone());
+                }
+                reading
+            })
+            .collect()
+    }
+
+    /// Each loader's readings: `[dotenvy, compose, node, python]`, each in file order.
+    #[must_use]
+    pub fn read_all(doc: &Document, env: &dyn Fn(&str) -> Option<String>) -> [Vec<Reading>; 4] {
+        Self::LOADERS.map(|d| d.read(doc, env))
+    }
+
+    fn read_entry(self, entry: &Entry<'_>, vars: &mut Vars<'_>) -> Reading {
+        let key = entry.key();
+        let sep = entry.separator();
+        let raw = entry.raw_value();
+        match self {
+            Self::Dotenvy => dotenvy::read(key, sep, raw, vars),
+            Self::Compose => compose::read(key, sep, raw, vars),
+            Self::Node => node::read(key, sep, raw),
+            Self::Python => python::read(key, sep, raw, vars),
+            Self::Portable => unreachable_portable(),
+        }
+    }
+
+    /// Renders `KEY=value` so that this loader reads back exactly `value` (portable: so
+    /// that every loader does). Fails for values the loader cannot represent.
+    pub fn render_entry(self, key: &str, value: &str) -> Result<String, Unrepresentable> {
+        render::render_entry(self, key, value)
+    }
+}
+
+fn unreachable_portable() -> Reading {
+    // `read` handles Portable before dispatching; keep a harmless answer rather than a panic.
+    Reading::Skipped("portable mode has no single reading".to_owned())
+}
+
+fn portable_pick(all: [Vec<Reading>; 4]) -> Vec<Reading> {
+    let [a, b, c, d] = all;
+    a.into_iter()
+        .zip(b)
+        .zip(c)
+        .zip(d)
+        .map(|(((a, b), c), d)| {
+            [a, b, c, d]
+                .into_iter()
+                .find(|r| matches!(r, Reading::Value(_)))
+                .unwrap_or(Reading::NoValue)
+        })
+        .collect()
+}
+
+/// Which separator rules a loader applies to a key; shared so each module says only what
+/// differs.
+pub(crate) fn is_colon(sep: Option<Separator>) -> bool {
+    matches!(sep, Some(Separator::Colon))
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error of [`Dialect::from_str`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown dialect `{0}` (expected dotenvy, compose, node, python or portable)")]
+pub struct UnknownDialect(String);
+
+impl FromStr for Dialect {
+    type Err = UnknownDialect;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "dotenvy" | "dotenv" | "rust" => Self::Dotenvy,
+            "compose" | "docker" | "docker-compose" => Self::Compose,
+            "node" | "nodejs" | "js" => Self::Node,
+            "python" | "python-dotenv" | "py" => Self::Python,
+            "portable" | "all" => Self::Portable,
+            _ => return Err(UnknownDialect(s.to_owned())),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One line, each loader's reading (`None` = no value set).
+    fn read(text: &str) -> [Option<String>; 4] {
+        let doc = Document::parse("t", text);
+        Dialect::read_all(&doc, &|_| None).map(|r| r[r.len() - 1].value().map(str::to_owned))
+    }
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn the_anchor_table_of_disagreements() {
+        // [dotenvy, compose, node, python]
+        assert_eq!(read("K=a #c"), [s("a"), s("a"), s("a"), s("a")]);
+        assert_eq!(read("K=a#c"), [s("a#c"), s("a#c"), s("a"), s("a#c")]);
+        assert_eq!(read("K=   # c"), [s(""), s("# c"), s(""), s("# c")]);
+        assert_eq!(read("K=#c"), [s(""), s("#c"), s(""), s("#c")]);
+        assert_eq!(read("K=a b"), [None, s("a b"), s("a b"), s("a b")]);
+        assert_eq!(
+            read("K=\"a\\tb\""),
+            [None, s("a\tb"), s("a\\tb"), s("a\tb")]
+        );
+        assert_eq!(
+            read("K='${X:-d}'"),
+            [s("${X:-d}"), s("${X:-d}"), s("${X:-d}"), s("d")]
+        );
+        assert_eq!(read("K=${X:-d}"), [s(""), s("d"), s("${X:-d}"), s("d")]);
+        assert_eq!(
+            read("K=\"x\ny\""),
+            [s("x\ny"), s("x\ny"), s("x\ny"), s("x\ny")]
+        );
+        assert_eq!(read("K: v"), [None, s("v"), s("v"), None]);
+        assert_eq!(read("FOO-BAR=1"), [None, s("1"), s("1"), s("1")]);
+        assert_eq!(read("export K=v"), [s("v"), s("v"), s("v"), s("v")]);
+    }
+
+    #[test]
+    fn expansion_sees_earlier_entries() {
+        let doc = Document::parse("t", "A=x\nB=${A}y\nC=$A\n");
+        let [dy, co, no, py] = Dialect::read_all(&doc, &|_| None);
+        assert_eq!(dy[1].value(), Some("xy"));
+        assert_eq!(co[1].value(), Some("xy"));
+        assert_eq!(no[1].value(), Some("${A}y"));
+        assert_eq!(py[1].value(), Some("xy"));
+        assert_eq!(dy[2].value(), Some("x"));
+        assert_eq!(py[2].value(), Some("$A"));
+    }
+
+    #[test]
+    fn dialect_names_parse() {
+        for d in Dialect::LOADERS.into_iter().chain([Dialect::Portable]) {
+            assert_eq!(d.name().parse::<Dialect>(), Ok(d));
+        }
+        assert!("yaml".parse::<Dialect>().is_err());
+    }
+}
