@@ -1,0 +1,92 @@
+//! Wait for services in milliseconds, and prove they are ready by speaking their protocol.
+//!
+//! `preflight-readiness` replaces `sleep 5` and one-second pollers: a [`Target`] is parsed
+//! from a spec (`postgres://…`, `redis://…`, `http://…`, `host:port`, …; see [`target`]
+//! for the syntax) or built in code, a [`Probe`] proves the service answers (Postgres runs
+//! `SELECT 1`, Redis answers `PONG`, HTTP returns 2xx, MySQL/AMQP/NATS/MQTT complete their
+//! handshake), and a [`Wait`] probes every target concurrently under a [`Policy`] with
+//! Docker HEALTHCHECK semantics and a hard overall deadline.
+//!
+//! The default policy probes at once and then every 10 ms while a target is starting, so a
+//! service is noticed within milliseconds of becoming ready (one-second pollers notice it
+//! half a second late on average; Docker's defaults, after 30 s).
+//!
+//! ```
+//! use std::time::Duration;
+//! use preflight_readiness::{Policy, Target, Wait};
+//!
+//! // A service that becomes ready a moment from now.
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! let port = listener.local_addr().unwrap().port();
+//! drop(listener);
+//! let server = std::thread::spawn(move || {
+//!     std::thread::park_timeout(Duration::from_millis(50));
+//!     std::net::TcpListener::bind(("127.0.0.1", port))
+//! });
+//!
+//! let target: Target = format!("tcp://127.0.0.1:{port}").parse()?;
+//! let policy = Policy::builder().deadline(Duration::from_secs(10)).build()?;
+//! let report = Wait::new([target]).policy(policy).run_blocking();
+//! # // Another process may grab the port in between: only assert what cannot race.
+//! # let _listener = server.join().unwrap();
+//! if let Ok(report) = report {
+//!     println!("ready after {} attempts", report.targets[0].attempts);
+//! }
+//! # Ok::<(), preflight_readiness::Error>(())
+//! ```
+//!
+//! # Waiting
+//!
+//! [`Wait::run`] is async (tokio); [`Wait::run_blocking`] builds a current-thread runtime
+//! for synchronous callers. Progress is reported through [`Wait::on_event`]; errors name
+//! the target (password masked), the attempts, the elapsed time and the last failure, and
+//! [`Error::exit_code`] maps them to the wait-for convention (`124` deadline, `1`
+//! unhealthy, `2` usage). [`Wait::monitor`] keeps probing after readiness and reports
+//! health transitions, as Docker does.
+//!
+//! # Crate features
+//!
+//! TCP, unix sockets, files, commands and the MySQL/MariaDB, AMQP, NATS and MQTT greeting
+//! probes need only tokio and are always available. Heavier protocols are opt-in, so a
+//! TCP-only user compiles neither reqwest nor tokio-postgres nor redis:
+//!
+//! - `http`: `http://` and `https://` targets ([`HttpProbe`]; reqwest with rustls/ring).
+//! - `postgres`: `postgres://` targets ([`PostgresProbe`]; tokio-postgres, no TLS).
+//! - `redis`: `redis://` and `rediss://` targets ([`RedisProbe`]; the redis crate).
+//! - `questdb`: the `questdb://` ladder ([`QuestDbProbe`]); enables `http` and `postgres`.
+//! - `full`: all of the above.
+//!
+//! A scheme whose feature is off is rejected with [`Error::FeatureDisabled`] naming it.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod duration;
+mod error;
+mod event;
+mod health;
+mod mask;
+mod net;
+mod policy;
+pub mod probe;
+mod report;
+pub mod target;
+mod wait;
+
+pub use duration::parse_duration;
+pub use error::{Error, Result};
+pub use event::{Event, EventKind};
+pub use health::Health;
+pub use policy::{Policy, PolicyBuilder, Schedule};
+pub use probe::{Probe, ProbeContext, ProbeFailure, ProbeFuture};
+pub use report::{Report, TargetStatus};
+pub use target::Target;
+pub use wait::{Monitor, Wait};
+
+#[cfg(feature = "postgres")]
+pub use probe::PostgresProbe;
+#[cfg(feature = "redis")]
+pub use probe::RedisProbe;
+#[cfg(feature = "http")]
+pub use probe::{HttpProbe, HttpProbeBuilder, StatusRule};
+#[cfg(feature = "questdb")]
+pub use probe::{QuestDbProbe, QuestDbProbeBuilder};

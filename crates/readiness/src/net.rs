@@ -1,0 +1,174 @@
+//! Connecting to a host and port the way every network probe does: resolve the name again
+//! on every attempt (a container name may appear late; an address may change) and try
+//! every address at once (IPv4 and IPv6), so a dead first address cannot hide a live one.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+
+use crate::error::{Error, Result};
+use crate::probe::ProbeFailure;
+
+/// A host name or IP literal and a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostPort {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+impl HostPort {
+    pub(crate) fn new(host: impl Into<String>, port: u16) -> Self {
+        let host = host.into();
+        // Brackets belong to URL syntax, not to the address.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .map_or_else(|| host.clone(), str::to_owned);
+        Self { host, port }
+    }
+
+    /// Host and port from a parsed URL, with the scheme's default port.
+    pub(crate) fn from_url(url: &url::Url, default_port: u16, spec: &str) -> Result<Self> {
+        let host =
+            url.host_str()
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| Error::InvalidTarget {
+                    spec: crate::mask::mask(spec),
+                    reason: "missing host".to_owned(),
+                })?;
+        Ok(Self::new(host, url.port().unwrap_or(default_port)))
+    }
+
+    /// Parses bare `host:port` and `[v6]:port`.
+    pub(crate) fn parse(text: &str) -> std::result::Result<Self, String> {
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or("an IPv6 address needs a closing `]`")?;
+            let port = after
+                .strip_prefix(':')
+                .ok_or("expected `:PORT` after the IPv6 address")?;
+            (host, port)
+        } else {
+            let (host, port) = text
+                .rsplit_once(':')
+                .ok_or("expected HOST:PORT (or a URL such as http://HOST)")?;
+            if host.contains(':') {
+                return Err("an IPv6 address must be written in brackets: [::1]:PORT".into());
+            }
+            (host, port)
+        };
+        if host.is_empty() {
+            return Err("missing host".into());
+        }
+        if let Some(bad) = host
+            .chars()
+            .find(|c| c.is_whitespace() || matches!(c, '/' | '@' | '?' | '#'))
+        {
+            return Err(format!("host `{host}` contains `{bad}`"));
+        }
+        let port = parse_port(port)?;
+        Ok(Self::new(host, port))
+    }
+
+    fn literal(&self) -> Option<IpAddr> {
+        self.host.parse().ok()
+    }
+
+    /// Every address the host has right now.
+    pub(crate) async fn resolve(&self) -> std::result::Result<Vec<SocketAddr>, ProbeFailure> {
+        if let Some(ip) = self.literal() {
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| {
+                ProbeFailure::from_error(&e).context(format!("cannot resolve `{}`", self.host))
+            })?
+            .collect();
+        if addrs.is_empty() {
+            return Err(ProbeFailure::new(format!(
+                "`{}` resolves to no address",
+                self.host
+            )));
+        }
+        Ok(addrs)
+    }
+
+    /// Connects to whichever address answers first.
+    pub(crate) async fn connect(&self) -> std::result::Result<TcpStream, ProbeFailure> {
+        let addrs = self.resolve().await?;
+        if let [addr] = addrs[..] {
+            return connect_one(addr).await;
+        }
+        let mut attempts = JoinSet::new();
+        for addr in addrs {
+            attempts.spawn(connect_one(addr));
+        }
+        let mut failures = Vec::new();
+        while let Some(joined) = attempts.join_next().await {
+            match joined {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(failure)) => failures.push(failure.to_string()),
+                Err(join) => failures.push(join.to_string()),
+            }
+        }
+        Err(ProbeFailure::new(failures.join("; ")))
+    }
+}
+
+async fn connect_one(addr: SocketAddr) -> std::result::Result<TcpStream, ProbeFailure> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| ProbeFailure::from_error(&e).context(addr))?;
+    // Probes write small requests and wait for the reply: do not let Nagle delay them.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+pub(crate) fn parse_port(text: &str) -> std::result::Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(0) => Err("port 0 is not a port to wait for".into()),
+        Ok(port) => Ok(port),
+        Err(_) => Err(format!("port `{text}` is not a number from 1 to 65535")),
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_host_port_forms() {
+        assert_eq!(
+            HostPort::parse("db:5432").unwrap(),
+            HostPort::new("db", 5432)
+        );
+        assert_eq!(
+            HostPort::parse("[::1]:80").unwrap(),
+            HostPort::new("::1", 80)
+        );
+        assert_eq!(HostPort::new("::1", 80).to_string(), "[::1]:80");
+    }
+
+    #[test]
+    fn bad_host_port_says_what_is_wrong() {
+        assert!(HostPort::parse("::1:80").unwrap_err().contains("brackets"));
+        assert!(HostPort::parse("db").unwrap_err().contains("HOST:PORT"));
+        assert!(HostPort::parse("db:0").unwrap_err().contains("port 0"));
+        assert!(HostPort::parse("db:99999").unwrap_err().contains("99999"));
+        assert!(HostPort::parse(":80").unwrap_err().contains("missing host"));
+    }
+}

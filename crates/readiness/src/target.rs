@@ -1,0 +1,426 @@
+//! Targets: a probe with a printable, password-masked name, parsed from a spec string or
+//! built in code.
+//!
+//! Spec syntax (one scheme per probe):
+//!
+//! | spec | probe |
+//! |---|---|
+//! | `tcp://host:port`, `host:port`, `[::1]:port` | TCP connect |
+//! | `http://…`, `https://…` | HTTP status 2xx (feature `http`) |
+//! | `postgres://…`, `postgresql://…` | connect + `SELECT 1` (feature `postgres`) |
+//! | `redis://…`, `rediss://…`, `redis+unix://…` | `PING` → `PONG` (feature `redis`) |
+//! | `questdb://[user:password@]host[?pg_port=…&health_port=…&database=…&ping[=port]&ilp[=port]]` | QuestDB ladder (feature `questdb`) |
+//! | `mysql://host[:3306]`, `mariadb://…` | server handshake |
+//! | `amqp://host[:5672]` | AMQP 0-9-1 `Connection.Start` |
+//! | `nats://[user:pass@\|token@]host[:4222]` | `INFO`, `CONNECT`, `PING` → `PONG` |
+//! | `mqtt://[user[:pass]@]host[:1883]` | MQTT 3.1.1 `CONNACK` accepted |
+//! | `unix:///path` | unix socket connect |
+//! | `file:///path` | path exists |
+//! | `cmd:program arg…` / `sh:script` | command exits 0 (no shell / `sh -c`) |
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::mask::mask;
+use crate::net::HostPort;
+use crate::probe::{
+    AmqpProbe, CommandProbe, FileProbe, MqttProbe, MysqlProbe, NatsProbe, Probe, TcpProbe,
+    UnixProbe,
+};
+
+/// Something to wait for: a probe and the name it is reported under.
+#[derive(Clone)]
+pub struct Target {
+    name: Arc<str>,
+    probe: Arc<dyn Probe>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl FromStr for Target {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<Self> {
+        Self::parse(spec)
+    }
+}
+
+impl Target {
+    /// A target for a probe built in code, e.g. your own [`Probe`]. Passwords in `name`
+    /// are masked anyway.
+    pub fn new(name: impl AsRef<str>, probe: impl Probe + 'static) -> Self {
+        Self {
+            name: mask(name.as_ref()).into(),
+            probe: Arc::new(probe),
+        }
+    }
+
+    /// A TCP target.
+    #[must_use]
+    pub fn tcp(host: &str, port: u16) -> Self {
+        Self::new(
+            format!("tcp://{}", HostPort::new(host, port)),
+            TcpProbe::new(host, port),
+        )
+    }
+
+    /// Parses a spec; see the [module docs](self) for the syntax.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTarget`] saying what is wrong (the password masked), or
+    /// [`Error::FeatureDisabled`] naming the cargo feature a scheme needs.
+    ///
+    /// ```
+    /// use preflight_readiness::Target;
+    ///
+    /// let target = Target::parse("redis://:s3cret@cache:6379/0");
+    /// # #[cfg(feature = "redis")]
+    /// assert_eq!(target.unwrap().name(), "redis://:***@cache:6379/0");
+    /// let err = Target::parse("db:99999").unwrap_err();
+    /// assert!(err.to_string().contains("99999"));
+    /// ```
+    pub fn parse(spec: &str) -> Result<Self> {
+        let spec = spec.trim();
+        let probe = parse_probe(spec)?;
+        Ok(Self {
+            name: mask(spec).into(),
+            probe,
+        })
+    }
+
+    /// The name the target is reported under, password masked.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn shared_name(&self) -> Arc<str> {
+        Arc::clone(&self.name)
+    }
+
+    /// The probe.
+    #[must_use]
+    pub fn probe(&self) -> &dyn Probe {
+        &*self.probe
+    }
+}
+
+fn invalid(spec: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidTarget {
+        spec: mask(spec),
+        reason: reason.into(),
+    }
+}
+
+fn parse_probe(spec: &str) -> Result<Arc<dyn Probe>> {
+    if spec.is_empty() {
+        return Err(invalid(spec, "empty target"));
+    }
+    if let Some(command) = spec.strip_prefix("cmd:") {
+        let mut words = command.split_whitespace();
+        let program = words
+            .next()
+            .ok_or_else(|| invalid(spec, "`cmd:` needs a program"))?;
+        return Ok(Arc::new(CommandProbe::new(program, words)));
+    }
+    if let Some(script) = spec.strip_prefix("sh:") {
+        if script.trim().is_empty() {
+            return Err(invalid(spec, "`sh:` needs a script"));
+        }
+        return Ok(Arc::new(CommandProbe::shell(script)));
+    }
+    let Some((scheme, _)) = spec.split_once("://") else {
+        let addr = HostPort::parse(spec).map_err(|reason| invalid(spec, reason))?;
+        return Ok(Arc::new(TcpProbe::new(addr.host, addr.port)));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    match scheme.as_str() {
+        "http" | "https" => http(spec),
+        "postgres" | "postgresql" => postgres(spec),
+        "redis" | "rediss" | "redis+unix" | "unix+redis" => redis(spec),
+        "questdb" => questdb(spec),
+        "tcp" | "mysql" | "mariadb" | "amqp" | "nats" | "mqtt" | "unix" | "file" => {
+            let url = Url::parse(spec).map_err(|e| invalid(spec, e.to_string()))?;
+            simple(spec, &scheme, &url)
+        }
+        other => Err(invalid(
+            spec,
+            format!(
+                "unknown scheme `{other}`; expected tcp, http, https, postgres, redis, \
+                 rediss, questdb, mysql, amqp, nats, mqtt, unix, file (or cmd:, sh:, host:port)"
+            ),
+        )),
+    }
+}
+
+/// The probes that need no optional dependency.
+fn simple(spec: &str, scheme: &str, url: &Url) -> Result<Arc<dyn Probe>> {
+    let user = || {
+        let user = url.username();
+        (!user.is_empty()).then(|| decode(user))
+    };
+    let password = || url.password().map(decode);
+    let probe: Arc<dyn Probe> = match scheme {
+        "tcp" => {
+            let Some(port) = url.port() else {
+                return Err(invalid(spec, "missing port: expected tcp://HOST:PORT"));
+            };
+            if !matches!(url.path(), "" | "/") {
+                return Err(invalid(spec, format!("unexpected path `{}`", url.path())));
+            }
+            let addr = HostPort::from_url(url, port, spec)?;
+            if addr.port == 0 {
+                return Err(invalid(spec, "port 0 is not a port to wait for"));
+            }
+            Arc::new(TcpProbe::new(addr.host, addr.port))
+        }
+        "mysql" | "mariadb" => {
+            let addr = HostPort::from_url(url, 3306, spec)?;
+            Arc::new(MysqlProbe::new(addr.host, addr.port))
+        }
+        "amqp" => {
+            let addr = HostPort::from_url(url, 5672, spec)?;
+            Arc::new(AmqpProbe::new(addr.host, addr.port))
+        }
+        "nats" => {
+            let addr = HostPort::from_url(url, 4222, spec)?;
+            let probe = NatsProbe::new(addr.host, addr.port);
+            Arc::new(match (user(), password()) {
+                (Some(user), Some(password)) => probe.user_password(user, password),
+                (Some(token), None) => probe.token(token),
+                _ => probe,
+            })
+        }
+        "mqtt" => {
+            let addr = HostPort::from_url(url, 1883, spec)?;
+            let probe = MqttProbe::new(addr.host, addr.port);
+            Arc::new(match user() {
+                Some(user) => probe.credentials(user, password()),
+                None => probe,
+            })
+        }
+        "unix" | "file" => {
+            if url.host_str().is_some_and(|h| !h.is_empty()) {
+                return Err(invalid(
+                    spec,
+                    format!("expected an absolute path: {scheme}:///path"),
+                ));
+            }
+            let path = decode(url.path());
+            if path.is_empty() || path == "/" {
+                return Err(invalid(spec, "missing path"));
+            }
+            if scheme == "unix" {
+                Arc::new(UnixProbe::new(path))
+            } else {
+                Arc::new(FileProbe::new(path))
+            }
+        }
+        _ => unreachable!("simple() is only called for the schemes matched above"),
+    };
+    Ok(probe)
+}
+
+/// Percent-decodes URL userinfo (`p%40ss` → `p@ss`); invalid escapes stay as they are.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(feature = "http")]
+fn http(spec: &str) -> Result<Arc<dyn Probe>> {
+    Ok(Arc::new(crate::probe::HttpProbe::builder(spec).build()?))
+}
+
+#[cfg(not(feature = "http"))]
+fn http(spec: &str) -> Result<Arc<dyn Probe>> {
+    Err(Error::FeatureDisabled {
+        spec: mask(spec),
+        feature: "http",
+    })
+}
+
+#[cfg(feature = "postgres")]
+fn postgres(spec: &str) -> Result<Arc<dyn Probe>> {
+    Ok(Arc::new(crate::probe::PostgresProbe::parse(spec)?))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres(spec: &str) -> Result<Arc<dyn Probe>> {
+    Err(Error::FeatureDisabled {
+        spec: mask(spec),
+        feature: "postgres",
+    })
+}
+
+#[cfg(feature = "redis")]
+fn redis(spec: &str) -> Result<Arc<dyn Probe>> {
+    Ok(Arc::new(crate::probe::RedisProbe::parse(spec)?))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis(spec: &str) -> Result<Arc<dyn Probe>> {
+    Err(Error::FeatureDisabled {
+        spec: mask(spec),
+        feature: "redis",
+    })
+}
+
+#[cfg(feature = "questdb")]
+fn questdb(spec: &str) -> Result<Arc<dyn Probe>> {
+    use crate::net::parse_port;
+
+    let url = Url::parse(spec).map_err(|e| invalid(spec, e.to_string()))?;
+    let addr = HostPort::from_url(&url, 9003, spec)?;
+    if url.port().is_some() {
+        return Err(invalid(
+            spec,
+            "give ports as health_port=, pg_port=, ping=PORT, ilp=PORT query parameters",
+        ));
+    }
+    let mut builder = crate::probe::QuestDbProbe::builder(addr.host);
+    if !url.username().is_empty() {
+        builder = builder.user(decode(url.username()));
+    }
+    if let Some(password) = url.password() {
+        builder = builder.password(decode(password));
+    }
+    let port = |key: &str, value: &str| {
+        parse_port(value).map_err(|reason| invalid(spec, format!("{key}: {reason}")))
+    };
+    for (key, value) in url.query_pairs() {
+        builder = match (&*key, &*value) {
+            ("health_port", v) => builder.health_port(port("health_port", v)?),
+            ("pg_port", v) => builder.pg_port(port("pg_port", v)?),
+            ("database", v) if !v.is_empty() => builder.database(v),
+            ("ping", "" | "true") => builder.ping_port(9000),
+            ("ping", v) => builder.ping_port(port("ping", v)?),
+            ("ilp", "" | "true") => builder.ilp_port(9009),
+            ("ilp", v) => builder.ilp_port(port("ilp", v)?),
+            (other, _) => {
+                return Err(invalid(
+                    spec,
+                    format!(
+                        "unknown parameter `{other}`; expected health_port, pg_port, database, ping, ilp"
+                    ),
+                ));
+            }
+        };
+    }
+    Ok(Arc::new(builder.build()?))
+}
+
+#[cfg(not(feature = "questdb"))]
+fn questdb(spec: &str) -> Result<Arc<dyn Probe>> {
+    Err(Error::FeatureDisabled {
+        spec: mask(spec),
+        feature: "questdb",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(spec: &str) -> String {
+        Target::parse(spec).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_every_always_available_scheme() {
+        for spec in [
+            "db:5432",
+            "[::1]:80",
+            "tcp://db:5432",
+            "tcp://[::1]:5432",
+            "mysql://db",
+            "mariadb://db:3307",
+            "amqp://guest:guest@mq:5672/vhost",
+            "nats://tok@nats",
+            "mqtt://u:p@broker:1883",
+            "unix:///run/app.sock",
+            "file:///tmp/ready",
+            "cmd:pg_isready -h db",
+            "sh:test -e /tmp/x",
+        ] {
+            assert!(Target::parse(spec).is_ok(), "{spec}");
+        }
+    }
+
+    #[test]
+    fn userinfo_is_percent_decoded() {
+        assert_eq!(decode("p%40ss%2Fw+rd&x"), "p@ss/w+rd&x");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz%e2%82%ac"), "%zz€");
+    }
+
+    #[test]
+    fn names_are_masked() {
+        let target = Target::parse("amqp://guest:s3cret@mq").unwrap();
+        assert_eq!(target.name(), "amqp://guest:***@mq");
+        assert!(!format!("{target:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        assert!(reason("").contains("empty"));
+        assert!(reason("tcp://db").contains("missing port"));
+        assert!(reason("tcp://db:80/x").contains("unexpected path"));
+        assert!(reason("gopher://db").contains("unknown scheme `gopher`"));
+        assert!(reason("unix://relative/x").contains("absolute path"));
+        assert!(reason("file://").contains("missing path"));
+        assert!(reason("cmd:").contains("needs a program"));
+        assert!(reason("db:http").contains("`http`"));
+        assert!(reason("mysql://u:s3cret@:3306").contains("***"));
+        assert!(!reason("mysql://u:s3cret@:3306").contains("s3cret"));
+    }
+
+    #[cfg(not(feature = "http"))]
+    #[test]
+    fn disabled_features_are_named() {
+        assert!(reason("http://h").contains("`http` feature"));
+    }
+
+    #[cfg(feature = "questdb")]
+    #[test]
+    fn questdb_parameters() {
+        assert!(Target::parse("questdb://admin:quest@qdb?pg_port=5432&ping&ilp=9010").is_ok());
+        assert!(reason("questdb://qdb:9003").contains("query parameters"));
+        assert!(reason("questdb://qdb?pg=1").contains("unknown parameter `pg`"));
+        assert!(reason("questdb://qdb?pg_port=x").contains("pg_port"));
+    }
+}
