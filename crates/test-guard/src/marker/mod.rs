@@ -1,0 +1,149 @@
+//! Live markers: asking the server itself what it is. This module dispatches to the
+//! PostgreSQL and Redis backends (each behind its feature) and holds what they share.
+//! It must never turn an error into "no marker": a marker that cannot be read is reported
+//! as an error, and the check refuses.
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
+
+use crate::error::{Error, Result};
+use crate::guard::{Config, Guard};
+use crate::target::{Target, TargetKind};
+
+/// What a server said about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MarkerReading {
+    /// The marker's value, or `None` when the server carries no marker.
+    pub value: Option<String>,
+    /// Where it was read: `database setting preflight.environment`, `key ... in db 0`, ...
+    pub source: String,
+    /// PostgreSQL only: the server is a standby (`pg_is_in_recovery()`).
+    pub standby: bool,
+}
+
+/// Marker values are written into SQL and Redis commands by this crate, so they are kept
+/// to a safe, readable alphabet.
+pub(crate) fn validate_value(value: &str) -> Result<()> {
+    let ok = (1..=64).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidMarkerValue {
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// Whether this build can read markers of `kind`.
+pub(crate) fn supported(kind: TargetKind) -> Result<(), &'static str> {
+    match kind {
+        TargetKind::Postgres if cfg!(feature = "postgres") => Ok(()),
+        TargetKind::Postgres => Err("postgres"),
+        TargetKind::Redis if cfg!(feature = "redis") => Ok(()),
+        TargetKind::Redis => Err("redis"),
+    }
+}
+
+/// Replaces the target's password in a server or driver message, in case a driver ever
+/// echoes it.
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "redis")),
+    allow(dead_code, reason = "only the live backends produce driver messages")
+)]
+pub(crate) fn scrub(message: &str, target: &Target) -> String {
+    match &target.password {
+        Some(p) if !p.0.is_empty() => message.replace(&p.0, "***"),
+        _ => message.to_owned(),
+    }
+}
+
+fn disabled(target: &Target, feature: &'static str) -> Error {
+    Error::FeatureDisabled {
+        target: target.to_string(),
+        feature,
+    }
+}
+
+pub(crate) async fn read(target: &Target, cfg: &Config) -> Result<MarkerReading> {
+    match target.kind {
+        #[cfg(feature = "postgres")]
+        TargetKind::Postgres => postgres::read(target, cfg).await,
+        #[cfg(feature = "redis")]
+        TargetKind::Redis => redis::read(target, cfg).await,
+        #[allow(unreachable_patterns, reason = "reachable when a feature is off")]
+        kind => {
+            let _ = cfg;
+            Err(disabled(target, supported(kind).err().unwrap_or("?")))
+        }
+    }
+}
+
+async fn write(target: &Target, cfg: &Config, value: Option<&str>) -> Result<()> {
+    if let Some(v) = value {
+        validate_value(v)?;
+    }
+    match target.kind {
+        #[cfg(feature = "postgres")]
+        TargetKind::Postgres => postgres::write(target, cfg, value).await,
+        #[cfg(feature = "redis")]
+        TargetKind::Redis => redis::write(target, cfg, value).await,
+        #[allow(unreachable_patterns, reason = "reachable when a feature is off")]
+        kind => {
+            let _ = (cfg, value);
+            Err(disabled(target, supported(kind).err().unwrap_or("?")))
+        }
+    }
+}
+
+/// Helpers to mark a server once ("this is production", "this is a test database"), read the
+/// marker back and remove it. They use the guard's marker setting / key, so what they write is
+/// what the guard reads.
+impl Guard {
+    /// Reads the marker of `target` as the check does.
+    ///
+    /// # Errors
+    /// [`Error::Marker`] when the server cannot be asked; [`Error::FeatureDisabled`] when the
+    /// backend's feature is off.
+    pub async fn read_marker(&self, target: &Target) -> Result<MarkerReading> {
+        read(target, &self.inner).await
+    }
+
+    /// Marks `target`: PostgreSQL `ALTER DATABASE <current> SET <setting> = '<value>'` (needs
+    /// the database owner or a superuser; applies to new sessions), Redis `SET <key> <value>`
+    /// in the URL's database index.
+    ///
+    /// # Errors
+    /// [`Error::InvalidMarkerValue`], [`Error::Marker`], [`Error::FeatureDisabled`].
+    pub async fn set_marker(&self, target: &Target, value: &str) -> Result<()> {
+        write(target, &self.inner, Some(value)).await
+    }
+
+    /// Removes the marker of `target` (`ALTER DATABASE ... RESET`, Redis `DEL`).
+    ///
+    /// # Errors
+    /// [`Error::Marker`], [`Error::FeatureDisabled`].
+    pub async fn clear_marker(&self, target: &Target) -> Result<()> {
+        write(target, &self.inner, None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_values() {
+        for ok in ["production", "test", "ci-1", "a.b_c"] {
+            validate_value(ok).unwrap();
+        }
+        for bad in ["", "x y", "it's", "a;b", &"x".repeat(65)] {
+            assert!(validate_value(bad).is_err(), "{bad}");
+        }
+    }
+}
