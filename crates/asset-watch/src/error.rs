@@ -1,0 +1,141 @@
+//! The crate's one error type.
+//!
+//! Every variant names what it is about (a path, a glob, a process name, a config key) so
+//! a message alone tells the user where to look. Nothing here ever carries the value of an
+//! environment variable: commands may receive secrets through their environment.
+
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while watching, running or supervising.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A glob (include, exclude or ignore) did not parse.
+    #[error("invalid glob `{glob}`")]
+    Glob {
+        /// The glob as given.
+        glob: String,
+        /// Why it did not parse.
+        #[source]
+        source: globset::Error,
+    },
+
+    /// An ignore file (`.gitignore`, `.ignore`) could not be read or parsed.
+    #[error("cannot read ignore rules from {}", path.display())]
+    IgnoreFile {
+        /// The ignore file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: ignore::Error,
+    },
+
+    /// A path to watch does not exist or cannot be read.
+    #[error("cannot watch {}", path.display())]
+    WatchPath {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The kernel refused another inotify watch: the per-user limit is reached.
+    #[error(
+        "inotify watch limit reached after {watches} watches while watching {}; \
+         other programs of this user share the limit; raise it with \
+         `sudo sysctl fs.inotify.max_user_watches=524288` (persist it in /etc/sysctl.d/), \
+         ignore more directories, or use polling",
+        path.display()
+    )]
+    WatchLimit {
+        /// The directory that could not be watched.
+        path: PathBuf,
+        /// Watches this watcher had registered when the limit was hit.
+        watches: usize,
+    },
+
+    /// The kernel refused another inotify instance: the per-user limit is reached.
+    #[error(
+        "inotify instance limit reached; raise it with \
+         `sudo sysctl fs.inotify.max_user_instances=1024` or use polling"
+    )]
+    InstanceLimit,
+
+    /// The file-system notification backend failed.
+    #[error("file watcher failed{}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
+    Notify {
+        /// The path concerned, when known.
+        path: Option<PathBuf>,
+        /// The backend's error.
+        #[source]
+        source: notify::Error,
+    },
+
+    /// A command could not be started.
+    #[error("cannot start `{name}` (`{command}`)")]
+    Spawn {
+        /// The process name (or `watch` for an unnamed watch job).
+        name: String,
+        /// The command line, as configured.
+        command: String,
+        /// Why it could not start.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Waiting for, or signalling, a running process failed.
+    #[error("cannot control `{name}` (pid {pid})")]
+    Process {
+        /// The process name.
+        name: String,
+        /// Its pid (also its process group id).
+        pid: u32,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A configuration value is wrong; every problem found is listed.
+    #[error("invalid configuration: {}", problems.join("; "))]
+    Config {
+        /// One entry per problem, each naming the key.
+        problems: Vec<String>,
+    },
+
+    /// A config file could not be read.
+    #[error("cannot read {}", path.display())]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A config file is not valid TOML or does not fit the schema.
+    #[cfg(feature = "config")]
+    #[error("{}: {message}", path.display())]
+    ConfigSyntax {
+        /// The file (or a name such as `<string>`).
+        path: PathBuf,
+        /// The parser's message, which names the line, column and key.
+        message: String,
+    },
+
+    /// Installing the supervisor's signal handlers failed.
+    #[error("cannot install signal handlers")]
+    Signals(#[source] std::io::Error),
+}
+
+impl Error {
+    /// A `Config` error with a single problem.
+    pub(crate) fn config(problem: impl Into<String>) -> Self {
+        Self::Config {
+            problems: vec![problem.into()],
+        }
+    }
+}
