@@ -51,9 +51,8 @@ pub(super) fn render_entry(
     if value.contains('\r') {
         return fail("carriage returns do not survive line splitting");
     }
-    let single_ok = !value.contains('\'')
-        && !value.contains('\\')
-        && !(matches!(dialect, Dialect::Python | Dialect::Portable) && python_expands(value));
+    let expands = matches!(dialect, Dialect::Python | Dialect::Portable) && python_expands(value);
+    let single_ok = !(value.contains(['\'', '\\']) || expands);
     if single_ok {
         return Ok(format!("{key}='{value}'"));
     }

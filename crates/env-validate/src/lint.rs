@@ -1,0 +1,283 @@
+//! Lints: dotenv-linter 4.0's checks (same names, see [`Rule::dotenv_linter_check`]),
+//! over the lossless document. One pass, hash map for duplicates, adjacent comparison for
+//! order: linear in the file, whatever its size. Never reads a value into a message.
+
+use std::collections::HashMap;
+
+use crate::parse::{Item, ItemKind, RawEntry};
+use crate::{Document, Finding, Rule};
+
+pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let text = doc.text();
+    let bytes = text.as_bytes();
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    let mut prev_blank = false;
+    let mut prev_key: Option<&str> = None;
+    for item in &doc.items {
+        let finding = |rule: Rule, msg: String, at: usize| {
+            Finding::new(rule, msg)
+                .at(doc.location(at))
+                .snippet(Some(doc.snippet(item, at)))
+        };
+        trailing_whitespace(doc, item, &mut out);
+        match &item.kind {
+            ItemKind::Blank => {
+                if prev_blank {
+                    out.push(finding(
+                        Rule::ExtraBlankLine,
+                        "extra blank line".to_owned(),
+                        item.range.start,
+                    ));
+                }
+                prev_blank = true;
+                prev_key = None;
+                continue;
+            }
+            ItemKind::Comment | ItemKind::TooLong => {}
+            ItemKind::Entry(raw) => {
+                let key = &text[raw.key.clone()];
+                let f = |rule, msg: String| finding(rule, msg, raw.key.start).key(key);
+                key_rules(key, &f, &mut out);
+                match raw.sep {
+                    None => out.push(f(
+                        Rule::KeyWithoutValue,
+                        format!("`{key}` has no `=`: some loaders ignore it, compose copies it from the host"),
+                    )),
+                    Some((_, sep)) => {
+                        if sep > 0 && matches!(bytes[sep - 1], b' ' | b'\t') && sep > raw.key.end {
+                            out.push(f(Rule::SpaceCharacter, "whitespace before the separator".to_owned()).at(doc.location(raw.key.end)));
+                        }
+                        let after = &text[raw.value.clone()];
+                        if after.starts_with([' ', '\t']) && !after.trim().is_empty() {
+                            out.push(f(Rule::SpaceCharacter, "whitespace after the separator".to_owned()).at(doc.location(sep + 1)));
+                        }
+                        value_rules(doc, item, raw, key, &mut out);
+                    }
+                }
+                if let Some(first) = seen.get(key) {
+                    out.push(f(
+                        Rule::DuplicatedKey,
+                        format!("`{key}` is set again (first on line {first}); dotenvy keeps the first value, the other loaders the last"),
+                    ));
+                } else {
+                    seen.insert(key, item.line);
+                }
+                if let Some(prev) = prev_key
+                    && key < prev
+                    && !references(&text[raw.value.clone()], prev)
+                {
+                    out.push(f(
+                        Rule::UnorderedKey,
+                        format!("`{key}` should go before `{prev}`"),
+                    ));
+                }
+                prev_key = Some(key);
+            }
+        }
+        prev_blank = false;
+    }
+    if !text.is_empty() && !text.ends_with('\n') {
+        let last = doc.items.last().map_or(1, |i| i.end_line);
+        let (_, end) = doc.line_bounds(last);
+        out.push(
+            Finding::new(
+                Rule::EndingBlankLine,
+                "the file does not end with a newline",
+            )
+            .at(doc.location(end)),
+        );
+    }
+    out
+}
+
+fn key_rules(key: &str, f: &dyn Fn(Rule, String) -> Finding, out: &mut Vec<Finding>) {
+    match key.chars().next() {
+        None => {
+            out.push(f(Rule::LeadingCharacter, "the key is empty".to_owned()));
+            return;
+        }
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            out.push(f(
+                Rule::LeadingCharacter,
+                format!("`{key}` must start with a letter or `_`"),
+            ));
+        }
+        Some(_) => {}
+    }
+    let body = key.trim_start_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+    if body
+        .chars()
+        .any(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+    {
+        out.push(f(
+            Rule::IncorrectDelimiter,
+            format!("`{key}` has characters other than letters, digits and `_`"),
+        ));
+    }
+    if key.chars().any(|c| c.is_lowercase()) {
+        out.push(f(
+            Rule::LowercaseKey,
+            format!("`{key}` should be uppercase"),
+        ));
+    }
+}
+
+/// The part of an unquoted value before a ` #` comment, trimmed.
+fn unquoted_part(v: &str) -> &str {
+    let line = v.split('\n').next().unwrap_or("");
+    let cut = line
+        .char_indices()
+        .find(|&(i, c)| c == '#' && (i == 0 || line[..i].ends_with([' ', '\t'])))
+        .map_or(line.len(), |(i, _)| i);
+    line[..cut].trim()
+}
+
+fn value_rules(doc: &Document, item: &Item, raw: &RawEntry, key: &str, out: &mut Vec<Finding>) {
+    let text = doc.text();
+    let v = &text[raw.value.clone()];
+    let lead = v.len() - v.trim_start_matches([' ', '\t']).len();
+    let vstart = raw.value.start + lead;
+    let body = &v[lead..];
+    let f = |rule, msg: String, at: usize| {
+        Finding::new(rule, msg)
+            .key(key)
+            .at(doc.location(at))
+            .snippet(Some(doc.snippet(item, at)))
+    };
+    let quote = body.chars().next().filter(|c| matches!(c, '\'' | '"'));
+    if let Some(q) = quote {
+        if let Some(close) = body[1..].find(q) {
+            let inner = &body[1..1 + close];
+            let needs = inner.is_empty()
+                || inner.contains(|c: char| c.is_whitespace() || "$#&='\"`\\".contains(c));
+            if !needs {
+                out.push(f(
+                    Rule::QuoteCharacter,
+                    format!("the value of `{key}` does not need quotes"),
+                    vstart,
+                ));
+            }
+        }
+    } else {
+        let part = unquoted_part(body);
+        if part.contains(char::is_whitespace) && !part.starts_with('`') {
+            out.push(f(
+                Rule::ValueWithoutQuotes,
+                format!("the value of `{key}` has whitespace and no quotes (dotenvy rejects it)"),
+                vstart,
+            ));
+        }
+    }
+    if quote != Some('\'')
+        && let Some(why) = bad_substitution(body)
+    {
+        out.push(f(Rule::SubstitutionKey, format!("`{key}`: {why}"), vstart));
+    }
+}
+
+fn bad_substitution(v: &str) -> Option<&'static str> {
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == b'$' && b.get(i + 1) == Some(&b'{') {
+            let Some(len) = v[i + 2..].find('}') else {
+                return Some("a `${` is never closed");
+            };
+            let inner = &v[i + 2..i + 2 + len];
+            let name_len = inner
+                .bytes()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                .count();
+            let name = &inner[..name_len];
+            let rest = &inner[name_len..];
+            let op_ok = rest.is_empty()
+                || [":-", "-", ":?", "?", ":+", "+"]
+                    .iter()
+                    .any(|op| rest.starts_with(op));
+            if name.is_empty() || name.as_bytes()[0].is_ascii_digit() || !op_ok {
+                return Some("a `${…}` reference has an invalid variable name");
+            }
+            i += 2 + len;
+        }
+        i += 1;
+    }
+    None
+}
+
+fn references(value: &str, key: &str) -> bool {
+    value.match_indices(key).any(|(i, _)| {
+        let before = &value[..i];
+        let after = &value[i + key.len()..];
+        let ends_name = !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        ends_name && (before.ends_with('$') || before.ends_with("${"))
+    })
+}
+
+fn trailing_whitespace(doc: &Document, item: &Item, out: &mut Vec<Finding>) {
+    // Inside a multi-line quoted value, trailing spaces are data: check the last line only.
+    let (start, end) = doc.line_bounds(item.end_line);
+    let line = &doc.text()[start..end];
+    let trimmed = line.trim_end_matches([' ', '\t']);
+    if trimmed.len() != line.len() {
+        let at = start + trimmed.len();
+        let mut f =
+            Finding::new(Rule::TrailingWhitespace, "trailing whitespace").at(doc.location(at));
+        if item.end_line == item.line {
+            f = f.snippet(Some(doc.snippet(item, at)));
+        }
+        if let ItemKind::Entry(raw) = &item.kind {
+            f = f.key(&doc.text()[raw.key.clone()]);
+        }
+        out.push(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(text: &str) -> Vec<(String, u32)> {
+        lint(&Document::parse("t", text))
+            .into_iter()
+            .map(|f| (f.rule.id().to_owned(), f.location.map_or(0, |l| l.line)))
+            .collect()
+    }
+
+    fn one(rule: &str, line: u32) -> Vec<(String, u32)> {
+        vec![(rule.to_owned(), line)]
+    }
+
+    #[test]
+    fn each_dotenv_linter_check() {
+        assert_eq!(ids("A=1\nA=2\n"), one("duplicated-key", 2));
+        assert_eq!(ids("A=1"), one("ending-blank-line", 1));
+        assert_eq!(ids("A=1\n\n\nB=2\n"), one("extra-blank-line", 3));
+        assert_eq!(ids("FOO-BAR=1\n"), one("incorrect-delimiter", 1));
+        assert_eq!(ids("FOO\n"), one("key-without-value", 1));
+        assert_eq!(ids("1FOO=1\n"), one("leading-character", 1));
+        assert_eq!(ids("foo=1\n"), one("lowercase-key", 1));
+        assert_eq!(ids("A=\"abc\"\n"), one("quote-character", 1));
+        assert_eq!(ids("A =1\n"), one("space-character", 1));
+        assert_eq!(ids("A=${B\n"), one("substitution-key", 1));
+        assert_eq!(ids("A=1 \n"), one("trailing-whitespace", 1));
+        assert_eq!(ids("B=1\nA=2\n"), one("unordered-key", 2));
+        assert_eq!(ids("A=a b\n"), one("value-without-quotes", 1));
+    }
+
+    #[test]
+    fn clean_files_and_allowed_forms_are_quiet() {
+        assert_eq!(ids(""), vec![]);
+        assert_eq!(
+            ids("# c\nA=1\nB=\"a b\"\n\nA2=${A:-x}\nC='$x'\nD=\"x\ny\"\n"),
+            vec![]
+        );
+        // A key that references the previous one may come after it out of order.
+        assert_eq!(ids("B=1\nA=$B\n"), vec![]);
+        assert_eq!(ids("A=1 # comment\n"), vec![]);
+    }
+}

@@ -1,0 +1,602 @@
+//! The validation run: load templates and env files, lint them, read each entry as the
+//! chosen loader does, then check the result against the schema. Every problem becomes
+//! a finding; only I/O and size limits are errors. The process environment is read
+//! only when asked, and never written.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::values::{Source, Value};
+use crate::{
+    Dialect, Document, Finding, Limits, Location, Reading, Report, Result, Rule, Schema, Values,
+    lint,
+};
+
+const PROCESS_ENV: &str = "<process environment>";
+
+enum Input {
+    Path(PathBuf),
+    Doc(Document),
+}
+
+/// Configures and runs a validation.
+///
+/// Precedence, highest first: the process environment (when enabled; loaders do not
+/// override variables that are already set), then env files, a later file over an
+/// earlier one, then schema defaults. Within one file, duplicates follow the dialect
+/// (dotenvy keeps the first, the others the last).
+#[must_use]
+pub struct Validator {
+    schema: Schema,
+    templates: Vec<Input>,
+    env_files: Vec<Input>,
+    process_env: Option<HashMap<String, String>>,
+    dialect: Dialect,
+    lint: bool,
+    ignore: HashSet<String>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field("dialect", &self.dialect)
+            .field("lint", &self.lint)
+            .field("templates", &self.templates.len())
+            .field("env_files", &self.env_files.len())
+            .field("process_env", &self.process_env.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Validator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Validator {
+    /// A validator with no schema, no inputs, the portable dialect and lints on.
+    pub fn new() -> Self {
+        Self {
+            schema: Schema::default(),
+            templates: Vec::new(),
+            env_files: Vec::new(),
+            process_env: None,
+            dialect: Dialect::Portable,
+            lint: true,
+            ignore: HashSet::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Adds a schema built in Rust (merged over any template's).
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.schema.merge(schema);
+        self
+    }
+
+    /// Reads the schema from an annotated template such as `.env.example`.
+    pub fn template(mut self, path: impl Into<PathBuf>) -> Self {
+        self.templates.push(Input::Path(path.into()));
+        self
+    }
+
+    /// A template given as an already parsed document.
+    pub fn template_document(mut self, doc: Document) -> Self {
+        self.templates.push(Input::Doc(doc));
+        self
+    }
+
+    /// Adds an env file (a later file overrides an earlier one).
+    pub fn env_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.env_files.push(Input::Path(path.into()));
+        self
+    }
+
+    /// An env file given as an already parsed document.
+    pub fn env_document(mut self, doc: Document) -> Self {
+        self.env_files.push(Input::Doc(doc));
+        self
+    }
+
+    /// Includes the current process environment (read, never modified).
+    pub fn process_env(self) -> Self {
+        self.env_map(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
+    }
+
+    /// Uses `vars` as the process environment: for tests, or an environment captured
+    /// elsewhere.
+    pub fn env_map<K: Into<String>, V: Into<String>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.process_env = Some(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    /// Which loader's reading to validate (default [`Dialect::Portable`]).
+    pub fn dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// Turns the dotenv-linter style lints on or off (default on).
+    pub fn lint(mut self, on: bool) -> Self {
+        self.lint = on;
+        self
+    }
+
+    /// Drops findings of a rule (by id, e.g. `unordered-key`).
+    pub fn ignore(mut self, rule: &Rule) -> Self {
+        self.ignore.insert(rule.id().to_owned());
+        self
+    }
+
+    /// Size limits for the files read.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn load(&self, input: &Input) -> Result<Document> {
+        match input {
+            Input::Path(p) => Document::from_path(p, self.dialect, &self.limits),
+            Input::Doc(d) => Ok(d.clone()),
+        }
+    }
+
+    /// Runs the validation. `Err` only when a file cannot be read or exceeds the limits.
+    pub fn run(&self) -> Result<Report> {
+        let templates = self
+            .templates
+            .iter()
+            .map(|i| self.load(i))
+            .collect::<Result<Vec<_>>>()?;
+        let env_docs = self
+            .env_files
+            .iter()
+            .map(|i| self.load(i))
+            .collect::<Result<Vec<_>>>()?;
+        let mut findings = Vec::new();
+        let mut schema = Schema::default();
+        for t in &templates {
+            findings.extend(t.parse_findings());
+            let (s, f) = Schema::from_template(t, self.dialect);
+            findings.extend(f);
+            schema.merge(s);
+        }
+        schema.merge(self.schema.clone());
+        if self.lint {
+            for d in templates.iter().chain(&env_docs) {
+                findings.extend(lint::lint(d));
+            }
+        }
+
+        let env = self.process_env.as_ref();
+        let lookup = |name: &str| env.and_then(|e| e.get(name).cloned());
+        let mut values = Values::default();
+        let mut in_files: HashSet<String> = HashSet::new();
+        let mut extra: Vec<(String, Location)> = Vec::new();
+        let mut extra_seen: HashSet<String> = HashSet::new();
+        for doc in &env_docs {
+            findings.extend(doc.parse_findings());
+            let readings = self.read(doc, &lookup, &mut findings);
+            let mut set_here: HashSet<&str> = HashSet::new();
+            for (entry, reading) in doc.entries().zip(readings) {
+                let key = entry.key();
+                in_files.insert(key.to_owned());
+                if !schema.is_empty()
+                    && schema.report_extra
+                    && schema.get(key).is_none()
+                    && extra_seen.insert(key.to_owned())
+                {
+                    extra.push((key.to_owned(), entry.location()));
+                }
+                let raw = match reading {
+                    Reading::Value(v) => v,
+                    Reading::Inherit => match lookup(key) {
+                        Some(v) => v,
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                // dotenvy does not override what it already set from this file.
+                if self.dialect.first_duplicate_wins() && !set_here.insert(key) {
+                    continue;
+                }
+                set_here.insert(key);
+                values.map.insert(
+                    key.to_owned(),
+                    Value {
+                        raw,
+                        typed: None,
+                        secret: false,
+                        source: Source::File(entry.location()),
+                    },
+                );
+            }
+        }
+        if let Some(env) = env {
+            // Only declared keys: the rest of the process environment is none of ours.
+            for k in schema.keys() {
+                if let Some(v) = env.get(&k.name) {
+                    values.map.insert(
+                        k.name.clone(),
+                        Value {
+                            raw: v.clone(),
+                            typed: None,
+                            secret: false,
+                            source: Source::ProcessEnv,
+                        },
+                    );
+                }
+            }
+        }
+        for (key, at) in extra {
+            findings.push(
+                Finding::new(
+                    Rule::ExtraKey,
+                    format!("`{key}` is not declared in the template or schema"),
+                )
+                .key(&key)
+                .at(at)
+                .help("declare it in .env.example, or remove it"),
+            );
+        }
+        self.check_schema(
+            &schema,
+            &mut values,
+            &mut findings,
+            !env_docs.is_empty(),
+            &in_files,
+        );
+        findings.retain(|f| !self.ignore.contains(f.rule.id()));
+        let order: Vec<Arc<str>> = templates
+            .iter()
+            .chain(&env_docs)
+            .map(|d| d.name_arc().clone())
+            .collect();
+        findings.sort_by_key(|f| {
+            let loc = f.location.as_ref();
+            let rank = loc
+                .and_then(|l| order.iter().position(|n| *n == l.file))
+                .unwrap_or(usize::MAX);
+            (rank, loc.map_or(0, |l| l.line), loc.map_or(0, |l| l.col))
+        });
+        Ok(Report::new(findings, values))
+    }
+
+    /// Reads a document as the dialect does, turning rejected and skipped lines (and, in
+    /// portable mode, disagreements) into findings.
+    fn read(
+        &self,
+        doc: &Document,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        out: &mut Vec<Finding>,
+    ) -> Vec<Reading> {
+        let entries: Vec<_> = doc.entries().collect();
+        let problem = |i: usize, r: &Reading, loader: Dialect| -> Option<Finding> {
+            let (rule, why) = match r {
+                Reading::Rejected(w) => (Rule::Syntax, w),
+                Reading::Skipped(w) => (Rule::IgnoredLine, w),
+                _ => return None,
+            };
+            let e = &entries[i];
+            let msg = if loader == Dialect::Portable {
+                why.clone()
+            } else {
+                format!("{why} ({} reads this file)", loader.loader())
+            };
+            Some(
+                Finding::new(rule, msg)
+                    .key(e.key())
+                    .at(e.location())
+                    .snippet(Some(e.snippet(e.raw.key.start))),
+            )
+        };
+        if self.dialect != Dialect::Portable {
+            let readings = self.dialect.read(doc, lookup);
+            out.extend(
+                readings
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| problem(i, r, self.dialect)),
+            );
+            return readings;
+        }
+        let all = Dialect::read_all(doc, lookup);
+        let mut picked = Vec::with_capacity(entries.len());
+        for i in 0..entries.len() {
+            let rs: [&Reading; 4] = [&all[0][i], &all[1][i], &all[2][i], &all[3][i]];
+            if rs.iter().all(|r| *r == rs[0]) {
+                out.extend(problem(i, rs[0], Dialect::Portable));
+            } else {
+                out.push(disagreement(&entries[i], &rs));
+            }
+            picked.push(
+                rs.iter()
+                    .find(|r| matches!(r, Reading::Value(_)))
+                    .map_or(Reading::NoValue, |r| (*r).clone()),
+            );
+        }
+        duplicate_disagreements(&entries, &picked, out);
+        picked
+    }
+
+    fn check_schema(
+        &self,
+        schema: &Schema,
+        values: &mut Values,
+        out: &mut Vec<Finding>,
+        have_env_files: bool,
+        in_files: &HashSet<String>,
+    ) {
+        let process_loc = || Location::new(PROCESS_ENV.into(), 0, 0);
+        let value_loc = |v: &Value| match &v.source {
+            Source::File(l) => Some(l.clone()),
+            Source::ProcessEnv => Some(process_loc()),
+            Source::Default => None,
+        };
+        let mut missing_required: HashSet<&str> = HashSet::new();
+        for spec in schema.keys() {
+            let key = spec.name.as_str();
+            let present = values
+                .map
+                .get(key)
+                .filter(|v| spec.allow_empty || !v.raw.is_empty());
+            if present.is_none() {
+                let was_empty = values.map.get(key).is_some_and(|v| v.raw.is_empty());
+                let empty_at = values.map.get(key).and_then(value_loc);
+                values.map.remove(key);
+                if let Some(d) = &spec.default {
+                    values.map.insert(
+                        key.to_owned(),
+                        Value {
+                            raw: d.clone(),
+                            typed: spec.ty.check(d).ok(),
+                            secret: spec.secret,
+                            source: Source::Default,
+                        },
+                    );
+                } else if spec.required {
+                    missing_required.insert(key);
+                    let f = if was_empty {
+                        Finding::new(
+                            Rule::EmptyValue,
+                            format!("`{key}` is required but set to the empty string"),
+                        )
+                        .at_opt(empty_at)
+                    } else {
+                        Finding::new(
+                            Rule::MissingRequired,
+                            format!("`{key}` is required but not set"),
+                        )
+                        .at_opt(spec.declared_at.clone())
+                    };
+                    out.push(
+                        f.key(key)
+                            .help(format!("set {key} in the environment or an env file")),
+                    );
+                }
+                continue;
+            }
+            let Some(v) = values.map.get_mut(key) else {
+                continue;
+            };
+            v.secret = spec.secret;
+            let loc = value_loc(v);
+            match spec.ty.check(&v.raw) {
+                Ok(t) => v.typed = Some(t),
+                Err(why) => out.push(
+                    Finding::new(Rule::InvalidValue, format!("`{key}`: {why}"))
+                        .key(key)
+                        .at_opt(loc.clone())
+                        .help(format!("the schema declares `{}`", spec.ty)),
+                ),
+            }
+            if let Some(p) = &spec.pattern
+                && !p.is_match(&v.raw)
+            {
+                let shown = p
+                    .as_str()
+                    .strip_prefix("^(?:")
+                    .and_then(|s| s.strip_suffix(")$"))
+                    .unwrap_or(p.as_str());
+                out.push(
+                    Finding::new(
+                        Rule::InvalidValue,
+                        format!("`{key}` does not match the pattern `{shown}`"),
+                    )
+                    .key(key)
+                    .at_opt(loc),
+                );
+            }
+        }
+        // Conditions see the typed values, so they run after every key is checked.
+        for spec in schema.keys() {
+            let key = spec.name.as_str();
+            for cond in &spec.required_if {
+                if !values.map.contains_key(key)
+                    && !missing_required.contains(key)
+                    && cond.holds(values)
+                {
+                    out.push(
+                        Finding::new(
+                            Rule::MissingRequired,
+                            format!("`{key}` is required when {cond}"),
+                        )
+                        .key(key)
+                        .at_opt(spec.declared_at.clone()),
+                    );
+                }
+            }
+            for (cond, allowed) in &spec.when {
+                let Some(v) = values.map.get(key) else {
+                    continue;
+                };
+                if !cond.holds(values) {
+                    continue;
+                }
+                let ok = allowed.iter().any(|a| {
+                    if spec.ty.is_bool()
+                        && let (Some(x), Some(y)) = (
+                            crate::schema::parse_bool(&v.raw, false),
+                            crate::schema::parse_bool(a, false),
+                        )
+                    {
+                        return x == y;
+                    }
+                    *a == v.raw
+                });
+                if !ok {
+                    out.push(
+                        Finding::new(
+                            Rule::ConditionalValue,
+                            format!("`{key}` must be {} when {cond}", allowed.join(" or ")),
+                        )
+                        .key(key)
+                        .at_opt(value_loc(v)),
+                    );
+                }
+            }
+        }
+        for rule in &schema.rules {
+            if !(rule.check)(values) {
+                let first = rule.keys.first();
+                let loc = first.and_then(|k| values.map.get(k)).and_then(value_loc);
+                let mut f =
+                    Finding::new(Rule::Custom(rule.id.clone()), rule.message.clone()).at_opt(loc);
+                if let Some(k) = first {
+                    f = f.key(k);
+                }
+                out.push(f);
+            }
+        }
+        if have_env_files {
+            for spec in schema.keys() {
+                let key = spec.name.as_str();
+                if !in_files.contains(key) && !missing_required.contains(key) {
+                    out.push(
+                        Finding::new(
+                            Rule::MissingKey,
+                            format!("`{key}` is in the template but in none of the env files"),
+                        )
+                        .key(key)
+                        .at_opt(spec.declared_at.clone())
+                        .help("add it to the env file (empty if it has a default)"),
+                    );
+                }
+            }
+        }
+        // Secrets declared in the schema are masked in Values' Debug whatever their source.
+        for spec in schema.keys().filter(|s| s.secret) {
+            if let Some(v) = values.map.get_mut(&spec.name) {
+                v.secret = true;
+            }
+        }
+    }
+}
+
+fn disagreement(entry: &crate::Entry<'_>, rs: &[&Reading; 4]) -> Finding {
+    // Group loaders by identical reading; describe each group without its value.
+    let mut groups: Vec<(Vec<&'static str>, &Reading)> = Vec::new();
+    for (d, r) in Dialect::LOADERS.iter().zip(rs) {
+        match groups.iter_mut().find(|(_, g)| *g == *r) {
+            Some((names, _)) => names.push(d.loader()),
+            None => groups.push((vec![d.loader()], r)),
+        }
+    }
+    let mut value_groups = 0;
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(names, r)| {
+            let what = match r {
+                Reading::Value(_) => {
+                    value_groups += 1;
+                    if value_groups == 1 {
+                        "read one value".to_owned()
+                    } else {
+                        "read a different value".to_owned()
+                    }
+                }
+                other => other.describe().to_owned(),
+            };
+            format!("{} {what}", names.join(" and "))
+        })
+        .collect();
+    let key = entry.key();
+    Finding::new(
+        Rule::LoaderDisagreement,
+        format!("loaders read `{key}` differently: {}", parts.join("; ")),
+    )
+    .key(key)
+    .at(entry.location())
+    .snippet(Some(entry.snippet(entry.raw.key.start)))
+    .help(hint(entry.raw_value()))
+}
+
+/// The usual cause of a disagreement, from the anchors' table of loader differences.
+fn hint(raw: &str) -> &'static str {
+    let t = raw.trim_start();
+    if t.starts_with('#')
+        || (raw.contains('#') && !raw.contains(" #") && !t.starts_with(['"', '\'']))
+    {
+        return "quote the value: loaders disagree on where an unquoted `#` starts a comment";
+    }
+    if t.starts_with('\'') && raw.contains('$') {
+        return "python-dotenv expands `${…}` even in single quotes; avoid `$` or pick a dialect";
+    }
+    if raw.contains("${") || raw.contains('$') {
+        return "`$`/`${…}` expansion differs per loader (dotenvy has no `:-`, Node none); avoid it or pick a dialect";
+    }
+    if t.starts_with('"') && raw.contains('\\') {
+        return "escapes in double quotes differ per loader; use single quotes or literal characters";
+    }
+    if !t.starts_with(['"', '\'', '`']) && t.trim_end().contains(char::is_whitespace) {
+        return "quote values that contain whitespace (dotenvy rejects them unquoted)";
+    }
+    "use `KEY=value` with a plain key ([A-Z_][A-Z0-9_]*) and a quoted value to read the same everywhere"
+}
+
+fn duplicate_disagreements(
+    entries: &[crate::Entry<'_>],
+    picked: &[Reading],
+    out: &mut Vec<Finding>,
+) {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if matches!(picked[i], Reading::Value(_)) {
+            first.entry(e.key()).or_insert(i);
+            last.insert(e.key(), i);
+        }
+    }
+    for (key, &f) in &first {
+        let l = last[key];
+        if f != l && picked[f] != picked[l] {
+            let e = &entries[l];
+            out.push(
+                Finding::new(
+                    Rule::LoaderDisagreement,
+                    format!(
+                        "`{key}` is set twice with different values: dotenvy keeps line {}, the other loaders line {}",
+                        entries[f].line(),
+                        e.line()
+                    ),
+                )
+                .key(*key)
+                .at(e.location())
+                .help("keep one entry per key"),
+            );
+        }
+    }
+}
