@@ -94,8 +94,8 @@ impl<F: Flavor> Instance<F> {
         let dir = Arc::new(
             tempfile::Builder::new()
                 .prefix("preflight-testkit-")
-                .tempdir()
-                .map_err(Error::io("creating a temp dir", std::env::temp_dir()))?,
+                .tempdir_in(crate::scratch_root())
+                .map_err(Error::io("creating a temp dir", crate::scratch_root()))?,
         );
         let flavor = Arc::new(flavor);
         let port = free_port();

@@ -239,7 +239,7 @@ fn cluster_owner() -> Result<Option<(Uid, Gid)>> {
 
 /// The cached, initialised cluster every server copies; made once, under a file lock.
 fn template(bindir: &Path, owner: Option<(Uid, Gid)>) -> Result<PathBuf> {
-    let root = std::env::temp_dir().join("preflight-testkit");
+    let root = crate::scratch_root().join("preflight-testkit");
     fs::create_dir_all(&root).map_err(Error::io("creating the cache dir", &root))?;
     // The cluster owner must be able to reach the template through this directory.
     fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).map_err(Error::io(
