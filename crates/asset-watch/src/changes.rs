@@ -43,9 +43,15 @@ impl ChangeSet {
         self.paths.len()
     }
 
-    /// True when no path is listed and this is neither a rescan nor the initial run.
+    /// True when no path is listed (a rescan or the initial run may still list none).
     #[must_use]
     pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// True when there is no reason to run: no path, not a rescan, not the initial run.
+    #[must_use]
+    pub fn is_noop(&self) -> bool {
         self.paths.is_empty() && !self.rescan && !self.initial
     }
 
@@ -99,16 +105,16 @@ mod tests {
         a.merge(b);
         assert_eq!(a.len(), 2);
         assert!(a.is_rescan());
-        assert!(!a.is_empty());
-        assert!(a.take().len() == 2 && a.is_empty());
+        assert!(!a.is_noop());
+        assert!(a.take().len() == 2 && a.is_noop());
     }
 
     #[test]
     fn initial_and_rescan_batches_are_not_empty_without_paths() {
-        assert!(!ChangeSet::initial().is_empty());
+        assert!(!ChangeSet::initial().is_noop() && ChangeSet::initial().is_empty());
         let mut r = ChangeSet::new();
         r.mark_rescan();
-        assert!(!r.is_empty());
-        assert!(ChangeSet::new().is_empty());
+        assert!(!r.is_noop());
+        assert!(ChangeSet::new().is_noop());
     }
 }

@@ -235,7 +235,7 @@ impl Job {
         let mut current: Option<(Running, u64)> = None;
         let mut runs = 0u64;
         loop {
-            if current.is_none() && !queued.is_empty() {
+            if current.is_none() && !queued.is_noop() {
                 runs += 1;
                 let changes = queued.take();
                 let env = change_env(&changes);
@@ -304,7 +304,7 @@ fn report(run: u64, running: &Running, exit: Exit, stopped: bool) -> RunReport {
 fn change_env(changes: &ChangeSet) -> Vec<(String, String)> {
     let kind = if changes.is_rescan() {
         "rescan"
-    } else if changes.is_initial() && changes.paths().len() == 0 {
+    } else if changes.is_initial() && changes.is_empty() {
         "initial"
     } else {
         "change"

@@ -662,7 +662,21 @@ pub(crate) fn report_job_event(output: &Output, event: &JobEvent) {
         JobEvent::Started { changes, .. } if changes.is_rescan() => {
             output.status("events were lost: rebuilding everything");
         }
-        JobEvent::Started { .. } | JobEvent::Dropped { .. } => {}
+        JobEvent::Started { changes, .. } => {
+            if let Some(first) = changes.paths().next() {
+                let name = first
+                    .file_name()
+                    .unwrap_or(first.as_os_str())
+                    .to_string_lossy();
+                match changes.len() {
+                    1 => output.status(&format!("changed: {name}")),
+                    n => output.status(&format!("changed: {name} and {} more", n - 1)),
+                }
+            }
+        }
+        JobEvent::Dropped { paths } => {
+            output.status(&format!("busy: ignored {paths} changed paths"));
+        }
         JobEvent::Finished(r) if r.stopped => output.status(&format!("stopped ({})", r.exit)),
         JobEvent::Finished(r) => output.status(&format!(
             "{} {} in {}",

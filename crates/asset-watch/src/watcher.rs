@@ -281,7 +281,7 @@ impl Watcher {
                 }
                 () = sleep_until_opt(deadline) => {
                     self.debounce.reset();
-                    if !self.pending.is_empty() {
+                    if !self.pending.is_noop() {
                         return Ok(self.pending.take());
                     }
                 }
@@ -292,7 +292,7 @@ impl Watcher {
     /// Changes seen so far that have not been returned yet (they are still debouncing).
     #[must_use]
     pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_noop()
     }
 
     /// Walks every root again, watching what is new, and queues a rescan batch.

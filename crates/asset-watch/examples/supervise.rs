@@ -1,0 +1,68 @@
+//! A tiny `concurrently`: `supervise [--success RULE] [--kill-others MODE] [--restart N]
+//! [--color always|never] NAME=COMMAND...`. Each command runs under `/bin/sh -c`.
+//!
+//! The crate's integration tests drive this binary as the supervisor under test (signals,
+//! SIGKILL, exit codes), so it stays small and dependency-free.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use preflight_asset_watch::{
+    ColorChoice, Command, KillOthers, ProcessSpec, Restart, Stop, StopSignal, Success, Supervisor,
+};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("supervise: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<i32, Box<dyn std::error::Error>> {
+    let mut builder = Supervisor::builder();
+    let mut restart = Restart::never();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--success" => builder = builder.success(value()?.parse::<Success>()?),
+            "--kill-others" => builder = builder.kill_others(value()?.parse::<KillOthers>()?),
+            "--restart" => {
+                restart = Restart::tries(value()?.parse()?)
+                    .backoff(Duration::from_millis(50), Duration::from_millis(200));
+            }
+            "--grace" => {
+                let grace = humantime_ms(&value()?)?;
+                builder = builder.stop(Stop::new(StopSignal::Term, grace));
+            }
+            "--color" => {
+                builder = builder.color(if value()? == "always" {
+                    ColorChoice::Always
+                } else {
+                    ColorChoice::Never
+                });
+            }
+            spec => {
+                let (name, line) = spec
+                    .split_once('=')
+                    .ok_or_else(|| format!("expected NAME=COMMAND, got `{spec}`"))?;
+                builder =
+                    builder.process(ProcessSpec::new(name, Command::shell(line)).restart(restart));
+            }
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(builder.build()?.run())?;
+    Ok(outcome.exit_code())
+}
+
+/// Milliseconds as a plain number, to keep this example free of parsing crates.
+fn humantime_ms(s: &str) -> Result<Duration, std::num::ParseIntError> {
+    Ok(Duration::from_millis(s.trim_end_matches("ms").parse()?))
+}
