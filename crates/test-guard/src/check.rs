@@ -376,9 +376,14 @@ impl Guard {
                 }
                 Some(Err(e)) => {
                     failed = true;
+                    // The finding already names the target; keep only the reason.
+                    let reason = match e {
+                        crate::Error::Marker { reason, .. } => reason,
+                        other => other.to_string(),
+                    };
                     markers_here.push((
                         Status::Failed,
-                        format!("{e}; a marker that cannot be read counts as a refusal"),
+                        format!("{reason}; a marker that cannot be read counts as a refusal"),
                     ));
                 }
                 None => {

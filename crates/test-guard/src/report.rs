@@ -198,13 +198,17 @@ impl Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let failed = self.0.failures().count();
-        let layers: std::collections::BTreeSet<&str> =
-            self.0.failures().map(|f| f.layer.name()).collect();
+        let layers: std::collections::BTreeSet<Layer> =
+            self.0.failures().map(|f| f.layer).collect();
         writeln!(
             f,
             "test-guard: REFUSED: {failed} check{} failed ({}); nothing was run",
             if failed == 1 { "" } else { "s" },
-            layers.into_iter().collect::<Vec<_>>().join(", ")
+            layers
+                .into_iter()
+                .map(Layer::name)
+                .collect::<Vec<_>>()
+                .join(", ")
         )?;
         write!(f, "{}", self.0)?;
         match self.0.override_hint() {

@@ -63,6 +63,25 @@ pub(crate) fn scrub(message: &str, target: &Target) -> String {
     }
 }
 
+/// A driver error with its causes (`error connecting to server: Connection refused`).
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "redis")),
+    allow(dead_code, reason = "only the live backends produce driver errors")
+)]
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
 fn disabled(target: &Target, feature: &'static str) -> Error {
     Error::FeatureDisabled {
         target: target.to_string(),

@@ -10,7 +10,7 @@
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
 
-use super::{MarkerReading, scrub};
+use super::{MarkerReading, chain, scrub};
 use crate::error::{Error, Result};
 use crate::guard::Config;
 use crate::target::{Host, Target};
@@ -64,7 +64,7 @@ async fn connect(target: &Target, cfg: &Config) -> Result<Client> {
     let (client, connection) = config(target, cfg)
         .connect(NoTls)
         .await
-        .map_err(|e| fail(target, format!("cannot connect: {e}")))?;
+        .map_err(|e| fail(target, format!("cannot connect: {}", chain(&e))))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "test-guard marker connection ended");
@@ -78,7 +78,7 @@ pub(super) async fn read(target: &Target, cfg: &Config) -> Result<MarkerReading>
     let row = client
         .query_one(READ_SQL, &[])
         .await
-        .map_err(|e| fail(target, format!("marker query failed: {e}")))?;
+        .map_err(|e| fail(target, format!("marker query failed: {}", chain(&e))))?;
     let standby: bool = row.get(0);
     let settings: Option<Vec<String>> = row.get(1);
     let wanted = format!("{}=", cfg.marker_setting);
@@ -94,7 +94,7 @@ pub(super) async fn read(target: &Target, cfg: &Config) -> Result<MarkerReading>
         let exists: bool = client
             .query_one("SELECT pg_catalog.to_regclass($1) IS NOT NULL", &[table])
             .await
-            .map_err(|e| fail(target, format!("marker table lookup failed: {e}")))?
+            .map_err(|e| fail(target, format!("marker table lookup failed: {}", chain(&e))))?
             .get(0);
         if exists {
             // `table` was validated as `[schema.]identifier` when the guard was built.
@@ -104,7 +104,7 @@ pub(super) async fn read(target: &Target, cfg: &Config) -> Result<MarkerReading>
                     &[],
                 )
                 .await
-                .map_err(|e| fail(target, format!("marker row query failed: {e}")))?;
+                .map_err(|e| fail(target, format!("marker row query failed: {}", chain(&e))))?;
             value = row.and_then(|r| r.get::<_, Option<String>>(0));
             source = format!("row environment in {table}");
         }
@@ -125,7 +125,7 @@ pub(super) async fn write(target: &Target, cfg: &Config, value: Option<&str>) ->
     let db: String = client
         .query_one("SELECT pg_catalog.current_database()", &[])
         .await
-        .map_err(|e| fail(target, e))?
+        .map_err(|e| fail(target, chain(&e)))?
         .get(0);
     // The setting name and the value were validated to a safe alphabet; the database name
     // is quoted as an identifier.
@@ -144,11 +144,5 @@ pub(super) async fn write(target: &Target, cfg: &Config, value: Option<&str>) ->
     client
         .batch_execute(&sql)
         .await
-        .map_err(|e| fail(target, format!("{e}: {}", db_error_detail(&e))))
-}
-
-fn db_error_detail(e: &tokio_postgres::Error) -> String {
-    e.as_db_error()
-        .map(|d| d.message().to_owned())
-        .unwrap_or_default()
+        .map_err(|e| fail(target, chain(&e)))
 }

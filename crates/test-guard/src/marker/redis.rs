@@ -5,7 +5,7 @@
 
 use redis::AsyncCommands;
 
-use super::{MarkerReading, scrub};
+use super::{MarkerReading, chain, scrub};
 use crate::error::{Error, Result};
 use crate::guard::Config;
 use crate::target::Target;
@@ -22,22 +22,24 @@ async fn connect(target: &Target, cfg: &Config) -> Result<redis::aio::Multiplexe
         .redis_url
         .as_ref()
         .ok_or_else(|| fail(target, "no URL"))?;
-    let client = redis::Client::open(url.0.as_str()).map_err(|e| fail(target, e))?;
+    let client = redis::Client::open(url.0.as_str()).map_err(|e| fail(target, chain(&e)))?;
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(cfg.marker_timeout))
         .set_response_timeout(Some(cfg.marker_timeout));
     client
         .get_multiplexed_async_connection_with_config(&config)
         .await
-        .map_err(|e| fail(target, format!("cannot connect: {e}")))
+        .map_err(|e| fail(target, format!("cannot connect: {}", chain(&e))))
 }
 
 pub(super) async fn read(target: &Target, cfg: &Config) -> Result<MarkerReading> {
     let mut conn = connect(target, cfg).await?;
-    let value: Option<String> = conn
-        .get(&cfg.redis_marker_key)
-        .await
-        .map_err(|e| fail(target, format!("GET {} failed: {e}", cfg.redis_marker_key)))?;
+    let value: Option<String> = conn.get(&cfg.redis_marker_key).await.map_err(|e| {
+        fail(
+            target,
+            format!("GET {} failed: {}", cfg.redis_marker_key, chain(&e)),
+        )
+    })?;
     Ok(MarkerReading {
         value: value.filter(|v| !v.is_empty()),
         source: format!(
@@ -55,5 +57,5 @@ pub(super) async fn write(target: &Target, cfg: &Config, value: Option<&str>) ->
         Some(v) => conn.set(&cfg.redis_marker_key, v).await,
         None => conn.del(&cfg.redis_marker_key).await,
     };
-    result.map_err(|e| fail(target, e))
+    result.map_err(|e| fail(target, chain(&e)))
 }

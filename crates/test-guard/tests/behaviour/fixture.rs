@@ -1,1 +1,168 @@
-//! Fixture crate tests (coming).
+//! The build-script helper and the test-binary opt-in, used for real: the fixture crate in
+//! `tests/fixtures/guarded` is built by cargo (offline, its own target dir under
+//! `CARGO_TARGET_TMPDIR`, so reruns are incremental) and its test binary run by
+//! `cargo test` and `cargo nextest`. Production-looking hosts in these tests match a deny
+//! rule, so no connection ever leaves loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use preflight_test_guard::Target;
+use preflight_testkit::{PostgresServer, require};
+
+/// One fixture build at a time: the scenarios flip the build script's environment.
+static FIXTURE: Mutex<()> = Mutex::new(());
+
+const PRODUCTION: &str = "postgres://app:hunter2@db.prod.example.com:5432/app";
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guarded")
+}
+
+/// Runs `cargo <args>` on the fixture with exactly the given FIXTURE_* variables.
+fn cargo(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(args)
+        .arg("--manifest-path")
+        .arg(fixture().join("Cargo.toml"))
+        .arg("--offline")
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-guard-fixture"),
+        );
+    for (name, _) in std::env::vars() {
+        if name.starts_with("FIXTURE_")
+            || name.starts_with("NEXTEST")
+            || name == "PREFLIGHT_GUARD_ALLOW"
+        {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.envs(vars.iter().copied());
+    cmd.output().expect("run cargo")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn build_helper_fails_the_build_for_a_production_target_and_passes_for_a_test_one() {
+    let _lock = FIXTURE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let build = |url: &str| cargo(&["build"], &[("FIXTURE_BUILD_DATABASE_URL", url)]);
+
+    let ok = build("postgres://app:pw@127.0.0.1:5432/app_test");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+
+    let refused = build(PRODUCTION);
+    let stderr = text(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("test-guard: REFUSED"), "{stderr}");
+    assert!(
+        stderr.contains("matches deny rule `*.prod.example.com`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    // rerun-if-env-changed at work: back to a test target passes, and production after a
+    // successful build is refused again rather than served from cache.
+    let ok = build("postgres://app:pw@localhost/app_test");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let refused = build(PRODUCTION);
+    assert!(!refused.status.success(), "{}", text(&refused.stderr));
+}
+
+/// Runs the guarded test binary through `runner` and checks that it was stopped before its
+/// test ran (`refused`) or ran it (`!refused`).
+fn run_guarded(runner: &[&str], vars: &[(&str, &str)], refused: bool) -> String {
+    let proof_dir = tempfile::tempdir().unwrap();
+    let proof = proof_dir.path().join("ran");
+    let proof_str = proof.to_str().unwrap();
+    let mut all = vec![("FIXTURE_PROOF", proof_str)];
+    all.extend_from_slice(vars);
+    let mut args = runner.to_vec();
+    args.extend(["--test", "guarded"]);
+    let out = cargo(&args, &all);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    if refused {
+        assert!(!out.status.success(), "{stdout}\n{stderr}");
+        assert!(!proof.exists(), "the test ran although the guard refused");
+        assert!(stderr.contains("test-guard: REFUSED"), "{stderr}");
+        assert!(
+            !stdout.contains("test-guard"),
+            "refusal leaked to stdout: {stdout}"
+        );
+    } else {
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(proof.exists(), "the test did not run: {stdout}\n{stderr}");
+    }
+    stderr
+}
+
+/// The scenarios shared by both runners.
+fn opt_in_scenarios(runner: &[&str]) {
+    // No flag: refused before any test.
+    let stderr = run_guarded(runner, &[], true);
+    assert!(stderr.contains("FIXTURE_FLAG is not set"), "{stderr}");
+    // Flag set, production URL: refused, password masked.
+    let stderr = run_guarded(
+        runner,
+        &[("FIXTURE_FLAG", "1"), ("FIXTURE_DATABASE_URL", PRODUCTION)],
+        true,
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    // Flag set, nothing configured: the test runs.
+    run_guarded(runner, &[("FIXTURE_FLAG", "1")], false);
+
+    // A real server: a clean test database runs, a production-marked one is refused by the
+    // live marker read before main.
+    let pg = require!(PostgresServer::start());
+    pg.psql("postgres", "CREATE DATABASE test_app").unwrap();
+    let url = pg.url_for("postgres", "test_app");
+    let vars = [
+        ("FIXTURE_FLAG", "1"),
+        ("FIXTURE_DATABASE_URL", url.as_str()),
+    ];
+    run_guarded(runner, &vars, false);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(
+        preflight_test_guard::Guard::default()
+            .set_marker(&Target::parse(&url).unwrap(), "production"),
+    )
+    .unwrap();
+    let stderr = run_guarded(runner, &vars, true);
+    assert!(stderr.contains("is `production`"), "{stderr}");
+}
+
+#[test]
+fn test_binary_opt_in_stops_cargo_test_before_its_tests_run() {
+    let _lock = FIXTURE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    opt_in_scenarios(&["test"]);
+}
+
+#[test]
+fn test_binary_opt_in_stops_nextest_before_its_tests_run() {
+    let _lock = FIXTURE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let has_nextest = cargo(&["nextest", "--version"], &[]).status.success()
+        || Command::new("cargo-nextest")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !has_nextest {
+        // Fails under PREFLIGHT_REQUIRE_SERVICES=1, skips loudly elsewhere.
+        preflight_testkit::skip_or_fail(&"cargo-nextest is not installed");
+        return;
+    }
+    opt_in_scenarios(&["nextest", "run"]);
+}
