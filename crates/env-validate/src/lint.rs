@@ -46,11 +46,11 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
                     )),
                     Some((_, sep)) => {
                         if sep > 0 && matches!(bytes[sep - 1], b' ' | b'\t') && sep > raw.key.end {
-                            out.push(f(Rule::SpaceCharacter, "whitespace before the separator".to_owned()).at(doc.location(raw.key.end)));
+                            out.push(finding(Rule::SpaceCharacter, "whitespace before the separator".to_owned(), raw.key.end).key(key));
                         }
                         let after = &text[raw.value.clone()];
                         if after.starts_with([' ', '\t']) && !after.trim().is_empty() {
-                            out.push(f(Rule::SpaceCharacter, "whitespace after the separator".to_owned()).at(doc.location(sep + 1)));
+                            out.push(finding(Rule::SpaceCharacter, "whitespace after the separator".to_owned(), sep + 1).key(key));
                         }
                         value_rules(doc, item, raw, key, &mut out);
                     }

@@ -530,7 +530,7 @@ fn disagreement(entry: &crate::Entry<'_>, rs: &[&Reading; 4]) -> Finding {
                 }
                 other => other.describe().to_owned(),
             };
-            format!("{} {what}", names.join(" and "))
+            format!("{} {what}", join_and(names))
         })
         .collect();
     let key = entry.key();
@@ -542,6 +542,14 @@ fn disagreement(entry: &crate::Entry<'_>, rs: &[&Reading; 4]) -> Finding {
     .at(entry.location())
     .snippet(Some(entry.snippet(entry.raw.key.start)))
     .help(hint(entry.raw_value()))
+}
+
+fn join_and(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// The usual cause of a disagreement, from the anchors' table of loader differences.
