@@ -416,7 +416,14 @@ fn resolve_postgres(
     let user = params
         .get("user")
         .cloned()
-        .or_else(|| env.and_then(|e| e.var("USER")).filter(|u| !u.is_empty()));
+        .or_else(|| {
+            // libpq asks the OS for the user name; these variables say the same here.
+            env.and_then(|e| {
+                ["USER", "LOGNAME"]
+                    .iter()
+                    .find_map(|v| e.var(v).filter(|u| !u.is_empty()))
+            })
+        });
     let database = params.get("dbname").cloned().or_else(|| user.clone());
 
     let split = |key: &str| -> Vec<String> {
