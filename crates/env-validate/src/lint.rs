@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::parse::{Item, ItemKind, RawEntry};
-use crate::{Document, Finding, Rule};
+use crate::{Document, Finding, Rule, Separator};
 
 pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -44,12 +44,16 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
                         Rule::KeyWithoutValue,
                         format!("`{key}` has no `=`: some loaders ignore it, compose copies it from the host"),
                     )),
-                    Some((_, sep)) => {
+                    Some((kind, sep)) => {
                         if sep > 0 && matches!(bytes[sep - 1], b' ' | b'\t') && sep > raw.key.end {
                             out.push(finding(Rule::SpaceCharacter, "whitespace before the separator".to_owned(), raw.key.end).key(key));
                         }
                         let after = &text[raw.value.clone()];
-                        if after.starts_with([' ', '\t']) && !after.trim().is_empty() {
+                        // `KEY: value` needs the space; only `=` is checked after.
+                        if kind == Separator::Equals
+                            && after.starts_with([' ', '\t'])
+                            && !after.trim().is_empty()
+                        {
                             out.push(finding(Rule::SpaceCharacter, "whitespace after the separator".to_owned(), sep + 1).key(key));
                         }
                         value_rules(doc, item, raw, key, &mut out);

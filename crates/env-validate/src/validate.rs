@@ -429,6 +429,7 @@ impl Validator {
                     && !missing_required.contains(key)
                     && cond.holds(values)
                 {
+                    missing_required.insert(key);
                     out.push(
                         Finding::new(
                             Rule::MissingRequired,

@@ -1,0 +1,8 @@
+//! Integration tests of `preflight-env-validate` against committed fixtures, the real
+//! `.env` loaders (python-dotenv, Node dotenv, the dotenvy crate), and generated input.
+
+mod common;
+mod fixtures;
+mod loaders;
+mod no_leak;
+mod properties;
