@@ -1,0 +1,247 @@
+//! Side by side: the `supervise` example binary as the supervisor under test, real
+//! signals, real process trees.
+
+use std::path::Path;
+use std::process::{Child, Output, Stdio};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::support::{alive, pids, supervise_bin, wait_until_blocking};
+
+fn supervise(dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(supervise_bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env_remove("FORCE_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn finish(child: Child) -> (Output, String) {
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, text)
+}
+
+/// Two process trees: one that exits on the signal, one that ignores INT and TERM (so
+/// only the grace period's SIGKILL ends it); each leaves a background grandchild.
+const TREES: [&str; 2] = [
+    "polite=echo $$ >> leaders; sleep 300 & echo $! >> kids; wait",
+    "stubborn=trap '' INT TERM HUP; echo $$ >> leaders; sleep 300 & echo $! >> kids; while :; do sleep 0.05; done",
+];
+
+fn start_trees(dir: &Path) -> (Child, Vec<u32>) {
+    let child = supervise(
+        dir,
+        &["--color", "never", "--grace", "500", TREES[0], TREES[1]],
+    )
+    .spawn()
+    .unwrap();
+    wait_until_blocking("both trees to start", || {
+        pids(&dir.join("leaders")).len() == 2 && pids(&dir.join("kids")).len() == 2
+    });
+    let mut all = pids(&dir.join("leaders"));
+    all.extend(pids(&dir.join("kids")));
+    assert!(all.iter().all(|&p| alive(p)));
+    (child, all)
+}
+
+fn assert_all_gone(all: &[u32], when: &str) {
+    wait_until_blocking(
+        &format!("every child and grandchild to be gone {when}"),
+        || all.iter().all(|&p| !alive(p)),
+    );
+}
+
+#[test]
+fn sigint_and_sigterm_are_forwarded_and_leave_no_process_behind() {
+    for (signal, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, all) = start_trees(dir.path());
+        kill(Pid::from_raw(child.id().cast_signed()), signal).unwrap();
+        let (out, text) = finish(child);
+        assert_eq!(out.status.code(), Some(code), "after {signal}: {text}");
+        // The supervisor waited for the groups: nothing may be left when it returns,
+        // except processes the kernel has not finished tearing down.
+        assert_all_gone(&all, &format!("after {signal}"));
+        assert!(
+            text.contains("[stubborn] stopped (killed by SIGKILL)"),
+            "{text}"
+        );
+        assert!(text.contains("[polite]   stopped"), "{text}");
+    }
+}
+
+#[test]
+fn sigkill_of_the_supervisor_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, all) = start_trees(dir.path());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Direct children get their parent-death signal; the guardian ends the groups
+    // (grandchildren and the signal-ignoring tree) within its one-second grace.
+    assert_all_gone(&all, "after SIGKILL of the supervisor");
+}
+
+#[test]
+fn prefixes_keep_partial_lines_and_carriage_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = supervise(
+        dir.path(),
+        &[
+            "--color",
+            "never",
+            r#"bar=printf '10%%\r50%%\r'; printf '100%%\n'; printf 'prompt> '"#,
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let (out, text) = finish(child);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("[bar] 10%\r[bar] 50%\r[bar] 100%\n"),
+        "{text:?}"
+    );
+    // The partial last line is printed, then ended before the next status line.
+    assert!(
+        text.contains("[bar] prompt> \n[bar] exited with code 0"),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn colour_follows_force_color_and_no_color_and_reaches_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = supervise(dir.path(), &["c=echo \"force=$FORCE_COLOR\""]);
+        cmd.envs(env.iter().copied());
+        finish(cmd.spawn().unwrap()).1
+    };
+    let piped = run(&[]);
+    assert!(
+        piped.starts_with("[c] force=\n"),
+        "no colour when piped: {piped:?}"
+    );
+    let forced = run(&[("FORCE_COLOR", "1")]);
+    assert!(
+        forced.starts_with("\x1b[36m[c]\x1b[0m force=1\n"),
+        "{forced:?}"
+    );
+    let vetoed = run(&[("FORCE_COLOR", "1"), ("NO_COLOR", "1")]);
+    assert!(
+        vetoed.starts_with("[c] force=1\n"),
+        "NO_COLOR wins over FORCE_COLOR: {vetoed:?}"
+    );
+}
+
+#[test]
+fn exit_codes_follow_each_success_rule() {
+    // a exits 3 first; b exits 5 after a is gone; c exits 0 after b is gone. The margin
+    // after each death lets the supervisor record the exit before the next one.
+    let chain = [
+        "a=echo $$ > a.pid; exit 3",
+        "b=until [ -s a.pid ]; do sleep 0.01; done; while kill -0 $(cat a.pid) 2>/dev/null; do sleep 0.01; done; sleep 0.3; echo $$ > b.pid; exit 5",
+        "c=until [ -s b.pid ]; do sleep 0.01; done; while kill -0 $(cat b.pid) 2>/dev/null; do sleep 0.01; done; sleep 0.3; exit 0",
+    ];
+    for (rule, expected) in [
+        ("all", 3),
+        ("first", 3),
+        ("last", 0),
+        ("command-b", 5),
+        ("!command-a", 5),
+        ("command-c", 0),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["--color", "never", "--success", rule];
+        args.extend(chain);
+        let (out, text) = finish(supervise(dir.path(), &args).spawn().unwrap());
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "--success {rule}: {text}"
+        );
+    }
+}
+
+#[test]
+fn kill_others_on_failure_stops_the_rest_and_returns_the_real_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, text) = finish(
+        supervise(
+            dir.path(),
+            &[
+                "--color",
+                "never",
+                "--kill-others",
+                "on-failure",
+                "server=echo $$ > server.pid; sleep 300 & wait",
+                "build=until [ -s server.pid ]; do sleep 0.01; done; exit 4",
+            ],
+        )
+        .spawn()
+        .unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    let server = pids(&dir.path().join("server.pid"))[0];
+    assert_all_gone(&[server], "after kill-others");
+    assert!(text.contains("[build]  exited with code 4"), "{text}");
+    assert!(
+        text.contains("[server] stopped (killed by SIGTERM)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_failing_process_is_restarted_up_to_the_limit_with_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, text) = finish(
+        supervise(
+            dir.path(),
+            &[
+                "--color",
+                "never",
+                "--restart",
+                "2",
+                "flaky=echo run >> runs; exit 4",
+            ],
+        )
+        .spawn()
+        .unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("runs"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+    assert!(text.contains("restarting in 50 ms (1/2)"), "{text}");
+    assert!(text.contains("restarting in 100 ms (2/2)"), "{text}");
+}
+
+#[test]
+fn a_process_that_succeeds_is_not_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, text) = finish(
+        supervise(
+            dir.path(),
+            &["--color", "never", "--restart", "5", "ok=echo run >> runs"],
+        )
+        .spawn()
+        .unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("runs"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+}

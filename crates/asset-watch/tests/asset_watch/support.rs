@@ -1,0 +1,69 @@
+//! Shared helpers: waiting on conditions the code under test produces, and process checks.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Generous: these bound waits for things that normally take milliseconds, on a loaded
+/// 2-core machine.
+pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Polls `cond` every 10 ms until it holds; panics with `what` after `PATIENCE`.
+pub(crate) async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Blocking variant for tests that drive external processes.
+pub(crate) fn wait_until_blocking(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "polling a condition an external process produces"
+        )]
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// True while `pid` is a live process (zombies count as gone: they have exited).
+pub(crate) fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+pub(crate) fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Pids written one per line by test commands (`echo $$ >> file`).
+pub(crate) fn pids(path: &Path) -> Vec<u32> {
+    read(path)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// The crate's `supervise` example, which cargo builds alongside the tests.
+pub(crate) fn supervise_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let bin = dir.join("examples").join("supervise");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test -p preflight-asset-watch` (which builds examples)",
+        bin.display()
+    );
+    bin
+}
