@@ -155,9 +155,17 @@ impl Dialect {
             file: HashMap::new(),
             env,
         };
+        let bom = doc.text().starts_with('\u{feff}');
         doc.entries()
             .map(|entry| {
-                let reading = self.read_entry(&entry, &mut vars);
+                let reading = if bom && self == Self::Dotenvy && entry.raw.key.start == 3 {
+                    // dotenvy 0.15.7 reads the BOM as part of the first key, which it rejects.
+                    Reading::Rejected(
+                        "dotenvy rejects a UTF-8 byte-order mark before the first key".to_owned(),
+                    )
+                } else {
+                    self.read_entry(&entry, &mut vars)
+                };
                 // Every loader's substitution table takes each line as it comes (even
                 // dotenvy's, whose *loading* keeps the first duplicate).
                 if let Reading::Value(v) = &reading {

@@ -63,12 +63,21 @@ pub(super) fn render_entry(
             if value.contains('`') {
                 return fail("Node dotenv has no escape for a value with every quote character");
             }
+            // Node's quote regex takes the `\\`` that would end such a value as escaped.
+            if value.ends_with('\\') {
+                return fail("Node dotenv cannot read a quoted value that ends with a backslash");
+            }
             out.push('`');
             out.push_str(value);
             out.push('`');
         }
         Dialect::Python if python_expands(value) => {
             return fail("python-dotenv always expands `${…}` and has no escape for it");
+        }
+        // python-dotenv's quote regex reads the `\\"` that would end such a value as an
+        // escaped quote and runs on into the next lines.
+        Dialect::Python if value.ends_with('\\') => {
+            return fail("python-dotenv cannot read a quoted value that ends with a backslash");
         }
         Dialect::Dotenvy | Dialect::Compose | Dialect::Python => {
             out.push('"');

@@ -125,7 +125,7 @@ fn dialect_fixtures_read_as_each_loader_does() {
         (
             "bom.env",
             &[
-                ("BOM", ["1", "1", "1", "1"]),
+                ("BOM", ["<rejected>", "1", "1", "1"]),
                 ("NEXT", ["2", "2", "2", "2"]),
             ],
         ),
@@ -244,7 +244,7 @@ fn dialect_fixtures_read_as_each_loader_does() {
 #[test]
 fn portable_mode_flags_exactly_the_lines_loaders_disagree_on() {
     let cases: &[(&str, Expected)] = &[
-        ("bom.env", &[]),
+        ("bom.env", &[("loader-disagreement", Some("BOM"), 1)]),
         (
             "comments.env",
             &[
