@@ -99,24 +99,28 @@ impl HostPort {
 
     /// Connects to whichever address answers first.
     pub(crate) async fn connect(&self) -> std::result::Result<TcpStream, ProbeFailure> {
-        let addrs = self.resolve().await?;
-        if let [addr] = addrs[..] {
-            return connect_one(addr).await;
-        }
-        let mut attempts = JoinSet::new();
-        for addr in addrs {
-            attempts.spawn(connect_one(addr));
-        }
-        let mut failures = Vec::new();
-        while let Some(joined) = attempts.join_next().await {
-            match joined {
-                Ok(Ok(stream)) => return Ok(stream),
-                Ok(Err(failure)) => failures.push(failure.to_string()),
-                Err(join) => failures.push(join.to_string()),
-            }
-        }
-        Err(ProbeFailure::new(failures.join("; ")))
+        connect_first(self.resolve().await?).await
     }
+}
+
+/// Connects to every address at once and keeps the first connection established.
+async fn connect_first(addrs: Vec<SocketAddr>) -> std::result::Result<TcpStream, ProbeFailure> {
+    if let [addr] = addrs[..] {
+        return connect_one(addr).await;
+    }
+    let mut attempts = JoinSet::new();
+    for addr in addrs {
+        attempts.spawn(connect_one(addr));
+    }
+    let mut failures = Vec::new();
+    while let Some(joined) = attempts.join_next().await {
+        match joined {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(failure)) => failures.push(failure.to_string()),
+            Err(join) => failures.push(join.to_string()),
+        }
+    }
+    Err(ProbeFailure::new(failures.join("; ")))
 }
 
 async fn connect_one(addr: SocketAddr) -> std::result::Result<TcpStream, ProbeFailure> {
@@ -161,6 +165,43 @@ mod tests {
             HostPort::new("::1", 80)
         );
         assert_eq!(HostPort::new("::1", 80).to_string(), "[::1]:80");
+    }
+
+    #[tokio::test]
+    async fn a_dead_ipv6_address_does_not_hide_a_live_ipv4_one() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Nothing listens on [::1]:port (the port was free on IPv4, and a refused or
+        // unreachable IPv6 address is the case being tested).
+        let addrs = vec![
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+            SocketAddr::from(([127, 0, 0, 1], port)),
+        ];
+        let stream = connect_first(addrs).await.unwrap();
+        assert_eq!(stream.peer_addr().unwrap().port(), port);
+        assert!(stream.peer_addr().unwrap().is_ipv4());
+    }
+
+    #[tokio::test]
+    async fn every_address_failing_lists_each() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addrs = vec![
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+            SocketAddr::from(([127, 0, 0, 1], port)),
+        ];
+        let failure = connect_first(addrs).await.unwrap_err();
+        assert!(
+            failure.message().contains(&format!("[::1]:{port}")),
+            "{failure}"
+        );
+        assert!(
+            failure.message().contains(&format!("127.0.0.1:{port}")),
+            "{failure}"
+        );
     }
 
     #[test]

@@ -58,7 +58,9 @@ impl StatusRule {
             let range = if let Some(class) = part.strip_suffix("xx").or(part.strip_suffix("XX")) {
                 let digit: u16 = class
                     .parse()
-                    .map_err(|_| format!("status class `{part}` is not like `2xx`"))?;
+                    .ok()
+                    .filter(|d| (1..=5).contains(d))
+                    .ok_or_else(|| format!("status class `{part}` is not 1xx to 5xx"))?;
                 digit * 100..=digit * 100 + 99
             } else if let Some((low, high)) = part.split_once('-') {
                 code(low.trim(), part)?..=code(high.trim(), part)?

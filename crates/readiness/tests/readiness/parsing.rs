@@ -1,0 +1,93 @@
+//! Property tests for every parser: target specs, durations and (with `http`) status
+//! rules never panic; well-formed specs parse; passwords never reach a name or an error.
+
+use preflight_readiness::{Target, parse_duration};
+use proptest::prelude::*;
+
+const SCHEMES: &[&str] = &[
+    "tcp",
+    "http",
+    "https",
+    "postgres",
+    "postgresql",
+    "redis",
+    "rediss",
+    "questdb",
+    "mysql",
+    "amqp",
+    "nats",
+    "mqtt",
+    "unix",
+    "file",
+    "gopher",
+];
+
+proptest! {
+    #[test]
+    fn any_string_parses_or_errors_without_panicking(spec in any::<String>()) {
+        let _ = Target::parse(&spec);
+    }
+
+    #[test]
+    fn url_like_strings_never_panic(
+        scheme in prop::sample::select(SCHEMES),
+        rest in "[a-zA-Z0-9:@/?#&=%\\[\\]._-]{0,40}",
+    ) {
+        let _ = Target::parse(&format!("{scheme}://{rest}"));
+    }
+
+    #[test]
+    fn host_port_round_trips(host in "[a-z][a-z0-9-]{0,20}", port in 1_u16..) {
+        let spec = format!("{host}:{port}");
+        let target = Target::parse(&spec).unwrap();
+        prop_assert_eq!(target.name(), spec.as_str());
+        let tcp = Target::parse(&format!("tcp://{host}:{port}")).unwrap();
+        prop_assert_eq!(tcp.name(), format!("tcp://{host}:{port}"));
+    }
+
+    #[test]
+    fn bad_ports_are_errors_naming_the_port(host in "[a-z]{1,10}", port in 65536_u32..10_000_000) {
+        let err = Target::parse(&format!("{host}:{port}")).unwrap_err();
+        prop_assert!(err.to_string().contains(&port.to_string()), "{}", err);
+        prop_assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn passwords_never_appear_in_names_or_errors(
+        scheme in prop::sample::select(SCHEMES),
+        user in "[a-z]{1,8}",
+        secret in "[A-Z]{12}",
+        host in "[a-z]{1,10}",
+        tail in "(:[0-9]{1,6})?(/[a-z]{0,5})?",
+    ) {
+        let spec = format!("{scheme}://{user}:{secret}@{host}{tail}");
+        match Target::parse(&spec) {
+            Ok(target) => prop_assert!(!target.name().contains(&secret), "{}", target.name()),
+            Err(err) => prop_assert!(!err.to_string().contains(&secret), "{}", err),
+        }
+    }
+
+    #[test]
+    fn durations_never_panic(input in any::<String>()) {
+        let _ = parse_duration(&input);
+    }
+
+    #[test]
+    fn seconds_and_compose_units_agree(secs in 0_u64..100_000) {
+        let bare = parse_duration(&secs.to_string()).unwrap();
+        let compose = parse_duration(&format!("{}m{}s", secs / 60, secs % 60)).unwrap();
+        prop_assert_eq!(bare, compose);
+    }
+}
+
+#[cfg(feature = "http")]
+proptest! {
+    #[test]
+    fn status_rules_never_panic(input in "[0-9xX, -]{0,20}") {
+        if let Ok(rule) = preflight_readiness::StatusRule::parse(&input) {
+            // The printed rule parses back to the same rule.
+            let again = preflight_readiness::StatusRule::parse(&rule.to_string()).unwrap();
+            prop_assert_eq!(again, rule);
+        }
+    }
+}

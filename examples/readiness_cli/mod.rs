@@ -1,0 +1,281 @@
+//! What `wait-for` and `wait-for-questdb` share: policy flags with `WAIT_*` env fallbacks,
+//! progress output (human or JSON lines), exit codes, and the exec hand-off.
+//!
+//! Exit codes: `0` ready, `124` deadline passed, `1` a target became unhealthy (or, with
+//! `--once`, the probe failed), `2` usage or target-spec error. Once every target is
+//! ready, the command after `--` replaces this process (exec), so its exit code and its
+//! signals are its own; `127`/`126` if it cannot be found or run.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use preflight_readiness::{Error, Event, EventKind, Health, Policy, Target, Wait};
+
+/// Parses `10`, `10s`, `250ms`, `1m30s` for clap.
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
+    preflight_readiness::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// Policy and output flags.
+#[derive(clap::Args, Debug)]
+pub(crate) struct PolicyArgs {
+    /// Overall deadline (`10`, `10s`, `1m30s`); `0` waits for ever.
+    #[arg(short = 't', long, env = "WAIT_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    pub(crate) timeout: Duration,
+    /// Cadence once healthy or after the start period (Docker `--interval`).
+    #[arg(long, env = "WAIT_INTERVAL", value_name = "DURATION", value_parser = duration, default_value = "1s")]
+    pub(crate) interval: Duration,
+    /// Longest time one probe may take (Docker `--timeout`).
+    #[arg(long, env = "WAIT_PROBE_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value = "2s")]
+    pub(crate) probe_timeout: Duration,
+    /// Counted failures in a row that make a target unhealthy (exit 1).
+    #[arg(long, env = "WAIT_RETRIES", value_name = "N", default_value_t = 3)]
+    pub(crate) retries: u32,
+    /// Failures inside it do not count (Docker `--start-period`); default: the whole wait.
+    #[arg(long, env = "WAIT_START_PERIOD", value_name = "DURATION", value_parser = duration)]
+    pub(crate) start_period: Option<Duration>,
+    /// Cadence while starting (Docker `--start-interval`).
+    #[arg(long, env = "WAIT_START_INTERVAL", value_name = "DURATION", value_parser = duration, default_value = "10ms")]
+    pub(crate) start_interval: Duration,
+    /// Successes in a row that make a target healthy (Kubernetes `successThreshold`).
+    #[arg(
+        long,
+        env = "WAIT_SUCCESS_THRESHOLD",
+        value_name = "N",
+        default_value_t = 1
+    )]
+    pub(crate) success_threshold: u32,
+    /// Print nothing but the final error.
+    #[arg(short, long, env = "WAIT_QUIET")]
+    pub(crate) quiet: bool,
+    /// Print events as JSON lines on stdout.
+    #[arg(long, env = "WAIT_JSON", conflicts_with = "quiet")]
+    pub(crate) json: bool,
+}
+
+impl PolicyArgs {
+    /// The policy these flags describe.
+    pub(crate) fn policy(&self) -> preflight_readiness::Result<Policy> {
+        let mut builder = Policy::builder()
+            .interval(self.interval)
+            .timeout(self.probe_timeout)
+            .retries(self.retries)
+            .start_interval(self.start_interval)
+            .success_threshold(self.success_threshold);
+        builder = match self.start_period {
+            Some(period) => builder.start_period(period),
+            None => builder.start_period_whole_wait(),
+        };
+        builder = if self.timeout.is_zero() {
+            builder.no_deadline()
+        } else {
+            builder.deadline(self.timeout)
+        };
+        builder.build()
+    }
+}
+
+/// How progress is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    Human,
+    Quiet,
+    Json,
+}
+
+impl Output {
+    pub(crate) fn from_args(args: &PolicyArgs) -> Self {
+        if args.json {
+            Self::Json
+        } else if args.quiet {
+            Self::Quiet
+        } else {
+            Self::Human
+        }
+    }
+}
+
+/// Waits for `targets`, prints progress, then execs `command` or exits with the code.
+pub(crate) fn run(
+    program: &str,
+    targets: Vec<Target>,
+    policy: &Policy,
+    output: Output,
+    command: &[String],
+) -> ! {
+    say_config(program, &targets, policy, output);
+    // Only a changed failure is printed, so a 10 ms cadence does not flood the log.
+    let last_failure: Mutex<HashMap<usize, String>> = Mutex::new(HashMap::new());
+    let prefix = program.to_owned();
+    let wait = Wait::new(targets)
+        .policy(policy.clone())
+        .on_event(move |event| {
+            on_event(&prefix, output, &last_failure, event);
+        });
+    match wait.run_blocking() {
+        Ok(report) => {
+            match output {
+                Output::Human => eprintln!(
+                    "{program}: all {} target(s) ready in {}",
+                    report.targets.len(),
+                    ms(report.elapsed)
+                ),
+                Output::Json => json_line(&serde_json::json!({
+                    "event": "ready",
+                    "elapsed_ms": report.elapsed.as_secs_f64() * 1000.0,
+                    "targets": report.targets.iter().map(|t| serde_json::json!({
+                        "target": &*t.target,
+                        "attempts": t.attempts,
+                        "elapsed_ms": t.elapsed.as_secs_f64() * 1000.0,
+                    })).collect::<Vec<_>>(),
+                })),
+                Output::Quiet => {}
+            }
+            exec_or_exit(program, command, 0)
+        }
+        Err(err) => fail(program, output, &err),
+    }
+}
+
+/// Prints `err` and exits with its code.
+pub(crate) fn fail(program: &str, output: Output, err: &Error) -> ! {
+    if output == Output::Json {
+        let kind = match err.exit_code() {
+            124 => "timeout",
+            1 => "unhealthy",
+            _ => "usage",
+        };
+        json_line(&serde_json::json!({ "event": kind, "error": err.to_string() }));
+    }
+    eprintln!("{program}: {err}");
+    std::process::exit(err.exit_code())
+}
+
+fn say_config(program: &str, targets: &[Target], policy: &Policy, output: Output) {
+    let duration =
+        |d: Option<Duration>, none: &str| d.map_or_else(|| none.to_owned(), |d| format!("{d:?}"));
+    let names: Vec<&str> = targets.iter().map(Target::name).collect();
+    match output {
+        Output::Human => eprintln!(
+            "{program}: waiting for {}; deadline {}, start interval {}, interval {}, probe timeout {}, retries {}, start period {}, success threshold {}",
+            names.join(", "),
+            duration(policy.deadline, "none"),
+            duration(Some(policy.start_interval), ""),
+            duration(Some(policy.interval), ""),
+            duration(Some(policy.timeout), ""),
+            policy.retries,
+            duration(policy.start_period, "whole wait"),
+            policy.success_threshold,
+        ),
+        Output::Json => json_line(&serde_json::json!({
+            "event": "config",
+            "targets": names,
+            "deadline_ms": policy.deadline.map(|d| d.as_millis() as u64),
+            "start_interval_ms": policy.start_interval.as_millis() as u64,
+            "interval_ms": policy.interval.as_millis() as u64,
+            "probe_timeout_ms": policy.timeout.as_millis() as u64,
+            "retries": policy.retries,
+            "start_period_ms": policy.start_period.map(|d| d.as_millis() as u64),
+            "success_threshold": policy.success_threshold,
+        })),
+        Output::Quiet => {}
+    }
+}
+
+fn on_event(
+    program: &str,
+    output: Output,
+    last_failure: &Mutex<HashMap<usize, String>>,
+    event: &Event,
+) {
+    match &event.kind {
+        EventKind::Probed {
+            failure: Some(failure),
+            ..
+        } => {
+            let message = failure.to_string();
+            let mut last = last_failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.get(&event.index) == Some(&message) {
+                return;
+            }
+            last.insert(event.index, message.clone());
+            match output {
+                Output::Human => eprintln!("{program}: {} not ready: {message}", event.target),
+                Output::Json => json_line(&serde_json::json!({
+                    "event": "not_ready",
+                    "target": &*event.target,
+                    "attempt": event.attempt,
+                    "elapsed_ms": event.elapsed.as_secs_f64() * 1000.0,
+                    "failure": message,
+                })),
+                Output::Quiet => {}
+            }
+        }
+        EventKind::Changed { from, to } => match output {
+            Output::Human => {
+                let verb = if *to == Health::Healthy {
+                    "ready"
+                } else {
+                    "unhealthy"
+                };
+                eprintln!(
+                    "{program}: {} {verb} after {} attempt(s), {}",
+                    event.target,
+                    event.attempt,
+                    ms(event.elapsed)
+                );
+            }
+            Output::Json => json_line(&serde_json::json!({
+                "event": "health",
+                "target": &*event.target,
+                "from": from.to_string(),
+                "to": to.to_string(),
+                "attempt": event.attempt,
+                "elapsed_ms": event.elapsed.as_secs_f64() * 1000.0,
+            })),
+            Output::Quiet => {}
+        },
+        EventKind::Probed {
+            steps,
+            failure: None,
+            ..
+        } if output == Output::Json && !steps.is_empty() => {
+            json_line(&serde_json::json!({
+                "event": "passed",
+                "target": &*event.target,
+                "steps": steps,
+            }));
+        }
+        _ => {}
+    }
+}
+
+fn json_line(value: &serde_json::Value) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{value}");
+    let _ = stdout.flush();
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Replaces this process with `command`, or exits with `code` if there is none.
+pub(crate) fn exec_or_exit(program: &str, command: &[String], code: i32) -> ! {
+    let Some((cmd, args)) = command.split_first() else {
+        std::process::exit(code)
+    };
+    let _ = std::io::stdout().flush();
+    let error = std::process::Command::new(cmd).args(args).exec();
+    eprintln!("{program}: cannot run `{cmd}`: {error}");
+    std::process::exit(if error.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    })
+}
