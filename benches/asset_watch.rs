@@ -1,0 +1,416 @@
+//! asset-watch figures, side by side with watchexec when it is installed
+//! (`cargo install watchexec-cli`; found on PATH, in `$WATCHEXEC`, or /tmp/wx/bin).
+//!
+//! `cargo bench --bench asset_watch` prints:
+//! 1. save → command started latency (p50/p95) and runs per save, default settings;
+//! 2. start-up on a generated 200k-file tree with a 21k-directory `node_modules` that is
+//!    *not* gitignored: time until a change is acted on, CPU-s, RSS, inotify watches;
+//! 3. idle CPU over 60 s (`ASSET_WATCH_IDLE_SECS` to change) with that tree watched.
+//!
+//! "Command started" is observed the same way for both tools: the command is
+//! `sh -c 'printf x > FIFO'` and a reader thread timestamps the FIFO opening. Each
+//! watcher runs as its own process (ours: this binary re-executed with `--child`), so CPU
+//! and memory are read from its `/proc` entry alone. The tree is generated once under
+//! `/tmp/asset-watch-bench-tree` and reused.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use preflight_asset_watch::{Command, Job, Watch};
+
+const TREE: &str = "/tmp/asset-watch-bench-tree";
+const SAVES: usize = 40;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--child") {
+        child(&args[2..]);
+        return;
+    }
+    // `cargo bench` passes `--bench`; anything else (e.g. a filter) is ignored.
+    let watchexec = find_watchexec();
+    println!(
+        "asset-watch bench ({} cores)",
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+    match &watchexec {
+        Some(w) => println!("watchexec: {} ({})", w.display(), version(w)),
+        None => println!("watchexec: not found, only our figures are printed"),
+    }
+
+    println!("\n## 1. save -> command started, {SAVES} saves, default settings");
+    let small = tempfile::tempdir().expect("tempdir");
+    std::fs::write(small.path().join("app.css"), "a{}").unwrap();
+    let ours = latency(small.path(), &Tool::Ours(Vec::new()));
+    print_latency("preflight (debounce 10 ms)", &ours);
+    if let Some(w) = &watchexec {
+        let theirs = latency(small.path(), &Tool::Watchexec(w.clone(), Vec::new()));
+        print_latency("watchexec 2.8 (debounce 50 ms)", &theirs);
+    }
+
+    println!("\n## 2. start-up on a 200k-file tree (node_modules not gitignored)");
+    let tree = generate_tree();
+    let mut idle = Vec::new();
+    for (label, tool) in [
+        ("preflight, defaults", Some(Tool::Ours(Vec::new()))),
+        (
+            "preflight, no default ignores",
+            Some(Tool::Ours(vec!["--no-default-ignores".into()])),
+        ),
+        (
+            "watchexec 2.8, defaults",
+            watchexec.map(|w| Tool::Watchexec(w, Vec::new())),
+        ),
+    ] {
+        let Some(tool) = tool else { continue };
+        let started = startup(&tree, &tool);
+        println!(
+            "{label:32} ready {:>7.1} ms  cpu {:>6.3} s  rss {:>6.1} MB  inotify watches {:>6}",
+            started.ready.as_secs_f64() * 1e3,
+            started.cpu,
+            started.rss_kb as f64 / 1024.0,
+            started.watches
+        );
+        if label != "preflight, no default ignores" {
+            idle.push((label, started));
+        } else {
+            stop(started.child);
+        }
+    }
+
+    let secs: u64 = std::env::var("ASSET_WATCH_IDLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    println!("\n## 3. idle CPU over {secs} s, tree above watched");
+    let before: Vec<f64> = idle
+        .iter()
+        .map(|(_, s)| cpu_seconds(s.child.id()))
+        .collect();
+    pause(Duration::from_secs(secs));
+    for ((label, started), before) in idle.into_iter().zip(before) {
+        let used = cpu_seconds(started.child.id()) - before;
+        println!(
+            "{label:32} {:.3} CPU-s ({:.4} % of a core)",
+            used,
+            used / secs as f64 * 100.0
+        );
+        stop(started.child);
+    }
+}
+
+#[derive(Clone)]
+enum Tool {
+    Ours(Vec<String>),
+    Watchexec(PathBuf, Vec<String>),
+}
+
+fn spawn_watcher(tool: &Tool, dir: &Path, fifo: &Path) -> Child {
+    let cmd = format!("printf x > '{}'", fifo.display());
+    let mut c = match tool {
+        Tool::Ours(extra) => {
+            let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+            c.arg("--child").arg(dir).arg(&cmd).args(extra);
+            c
+        }
+        Tool::Watchexec(bin, extra) => {
+            let mut c = std::process::Command::new(bin);
+            c.args(["--postpone", "--quiet", "-w"]).arg(dir).args(extra);
+            c.args(["--", "sh", "-c", &cmd]);
+            c
+        }
+    };
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn watcher")
+}
+
+/// Timestamps every opening of the FIFO by a command.
+fn fifo_reader(fifo: &Path) -> mpsc::Receiver<Instant> {
+    let (tx, rx) = mpsc::channel();
+    let fifo = fifo.to_path_buf();
+    std::thread::spawn(move || {
+        loop {
+            let Ok(mut f) = std::fs::File::open(&fifo) else {
+                return;
+            };
+            let at = Instant::now();
+            let mut sink = Vec::new();
+            let _ = f.read_to_end(&mut sink);
+            if tx.send(at).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn make_fifo(dir: &Path) -> PathBuf {
+    let fifo = dir.join("started.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    fifo
+}
+
+struct Latency {
+    samples: Vec<Duration>,
+    runs_per_save: Vec<usize>,
+}
+
+fn latency(dir: &Path, tool: &Tool) -> Latency {
+    let fifo_dir = tempfile::tempdir().unwrap();
+    let fifo = make_fifo(fifo_dir.path());
+    let rx = fifo_reader(&fifo);
+    let child = spawn_watcher(tool, dir, &fifo);
+    let file = dir.join("app.css");
+    // Ready: keep saving until a run is seen (postponed, so no start-up run).
+    loop {
+        std::fs::write(&file, "warmup{}").unwrap();
+        if rx.recv_timeout(Duration::from_millis(200)).is_ok() {
+            break;
+        }
+    }
+    drain(&rx, Duration::from_millis(300));
+    let mut samples = Vec::new();
+    let mut runs_per_save = Vec::new();
+    for i in 0..SAVES {
+        let t0 = Instant::now();
+        std::fs::write(&file, format!("a{{color:#{i:06}}}")).unwrap();
+        let started = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("no run after a save");
+        samples.push(started - t0);
+        runs_per_save.push(1 + drain(&rx, Duration::from_millis(250)));
+    }
+    stop(child);
+    Latency {
+        samples,
+        runs_per_save,
+    }
+}
+
+fn drain(rx: &mpsc::Receiver<Instant>, window: Duration) -> usize {
+    let end = Instant::now() + window;
+    let mut n = 0;
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        if rx.recv_timeout(left).is_err() {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+fn print_latency(label: &str, l: &Latency) {
+    let mut s = l.samples.clone();
+    s.sort();
+    let pct = |p: f64| s[((s.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
+    let extra: usize = l.runs_per_save.iter().map(|r| r - 1).sum();
+    println!(
+        "{label:32} p50 {:>6.1} ms  p95 {:>6.1} ms  min {:>5.1} ms  max {:>6.1} ms  runs/save: {} extra runs in {} saves",
+        pct(0.5),
+        pct(0.95),
+        s[0].as_secs_f64() * 1e3,
+        s[s.len() - 1].as_secs_f64() * 1e3,
+        extra,
+        l.runs_per_save.len()
+    );
+}
+
+struct Started {
+    child: Child,
+    ready: Duration,
+    cpu: f64,
+    rss_kb: u64,
+    watches: usize,
+}
+
+fn startup(tree: &Path, tool: &Tool) -> Started {
+    let fifo_dir = tempfile::tempdir().unwrap();
+    let fifo = make_fifo(fifo_dir.path());
+    let rx = fifo_reader(&fifo);
+    let sentinel = tree.join("src/sentinel.css");
+    let t0 = Instant::now();
+    let child = spawn_watcher(tool, tree, &fifo);
+    // Touch a file every 5 ms until the watcher acts on it: "ready" is the first run.
+    let ready = loop {
+        std::fs::write(&sentinel, "x").unwrap();
+        if let Ok(at) = rx.recv_timeout(Duration::from_millis(5)) {
+            break at - t0;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "watcher never became ready"
+        );
+    };
+    drain(&rx, Duration::from_millis(300));
+    let pid = child.id();
+    Started {
+        ready,
+        cpu: cpu_seconds(pid),
+        rss_kb: rss_kb(pid),
+        watches: inotify_watches(pid),
+        child,
+    }
+}
+
+fn stop(mut child: Child) {
+    // SIGTERM, so each tool stops the way a user would stop it.
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name.
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
+    ticks / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output();
+    out.ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn inotify_watches(pid: u32) -> usize {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return 0;
+    };
+    fds.flatten()
+        .filter_map(|fd| std::fs::read_to_string(fd.path()).ok())
+        .map(|info| {
+            info.lines()
+                .filter(|l| l.starts_with("inotify wd:"))
+                .count()
+        })
+        .sum()
+}
+
+/// A web project: `src` (about 2k files) beside a `node_modules` of 21k directories and
+/// about 198k files, which is not gitignored.
+fn generate_tree() -> PathBuf {
+    let root = PathBuf::from(TREE);
+    let done = root.join(".generated");
+    if done.exists() {
+        return root;
+    }
+    let t = Instant::now();
+    let _ = std::fs::remove_dir_all(&root);
+    for d in 0..200 {
+        let dir = root.join(format!("src/mod{d:03}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..10 {
+            std::fs::write(dir.join(format!("file{f}.css")), "a{}").unwrap();
+        }
+    }
+    std::fs::create_dir_all(root.join(".git")).unwrap();
+    std::fs::write(root.join(".gitignore"), "dist/\n").unwrap();
+    // 1,000 packages × 20 directories × ~9.4 files ≈ 21k dirs, 198k files.
+    let mut files = 0usize;
+    for p in 0..1000 {
+        for d in 0..20 {
+            let dir = root.join(format!("node_modules/pkg{p:04}/lib{d:02}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let n = if (p * 20 + d) % 5 == 0 { 9 } else { 10 };
+            for f in 0..n {
+                std::fs::write(dir.join(format!("m{f}.js")), "").unwrap();
+                files += 1;
+            }
+        }
+    }
+    std::fs::write(&done, files.to_string()).unwrap();
+    println!(
+        "(generated {} in {:.1} s: {} files under node_modules)",
+        root.display(),
+        t.elapsed().as_secs_f64(),
+        files
+    );
+    root
+}
+
+fn find_watchexec() -> Option<PathBuf> {
+    let candidates = std::env::var_os("WATCHEXEC")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(std::env::var_os("PATH").into_iter().flat_map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("watchexec"))
+                .collect::<Vec<_>>()
+        }))
+        .chain([PathBuf::from("/tmp/wx/bin/watchexec")]);
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+fn version(bin: &Path) -> String {
+    std::process::Command::new(bin)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().next().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the idle window is a real delay: nothing may happen in it"
+)]
+fn pause(d: Duration) {
+    std::thread::sleep(d);
+}
+
+/// The watcher process: ours, with default settings unless told otherwise. Prints nothing;
+/// the parent observes it through the FIFO and /proc.
+fn child(args: &[String]) {
+    let dir = PathBuf::from(&args[0]);
+    let cmd = args[1].clone();
+    let mut builder = Watch::builder().path(dir);
+    if args.iter().any(|a| a == "--no-default-ignores") {
+        builder = builder.default_ignores(false);
+    }
+    let watch = builder.build().expect("watch config");
+    let job = Job::builder(Command::shell(cmd)).postpone(true).build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut watcher = watch.start().expect("start watching");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+        job.run(&mut watcher, term.recv(), |_| {})
+            .await
+            .expect("job");
+    });
+}
