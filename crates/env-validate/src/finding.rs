@@ -199,6 +199,11 @@ impl Finding {
         self
     }
 
+    pub(crate) fn key_opt(mut self, key: Option<&str>) -> Self {
+        self.key = key.map(str::to_owned);
+        self
+    }
+
     pub(crate) fn at(mut self, location: Location) -> Self {
         self.location = Some(location);
         self

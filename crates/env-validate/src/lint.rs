@@ -35,18 +35,31 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
                 continue;
             }
             ItemKind::Comment | ItemKind::TooLong => {}
+            ItemKind::Entry(raw) if raw.sep.is_none() => {
+                // A line without `=` may be a pasted value: never echo it as a key.
+                out.push(finding(
+                    Rule::KeyWithoutValue,
+                    "the line has no `=`: some loaders ignore it, compose copies a host variable of that name".to_owned(),
+                    item.range.start,
+                ));
+                prev_key = None;
+            }
             ItemKind::Entry(raw) => {
                 let key = &text[raw.key.clone()];
                 let f = |rule, msg: String| finding(rule, msg, raw.key.start).key(key);
                 key_rules(key, &f, &mut out);
                 match raw.sep {
-                    None => out.push(f(
-                        Rule::KeyWithoutValue,
-                        format!("`{key}` has no `=`: some loaders ignore it, compose copies it from the host"),
-                    )),
+                    None => {}
                     Some((kind, sep)) => {
                         if sep > 0 && matches!(bytes[sep - 1], b' ' | b'\t') && sep > raw.key.end {
-                            out.push(finding(Rule::SpaceCharacter, "whitespace before the separator".to_owned(), raw.key.end).key(key));
+                            out.push(
+                                finding(
+                                    Rule::SpaceCharacter,
+                                    "whitespace before the separator".to_owned(),
+                                    raw.key.end,
+                                )
+                                .key(key),
+                            );
                         }
                         let after = &text[raw.value.clone()];
                         // `KEY: value` needs the space; only `=` is checked after.
@@ -54,7 +67,14 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
                             && after.starts_with([' ', '\t'])
                             && !after.trim().is_empty()
                         {
-                            out.push(finding(Rule::SpaceCharacter, "whitespace after the separator".to_owned(), sep + 1).key(key));
+                            out.push(
+                                finding(
+                                    Rule::SpaceCharacter,
+                                    "whitespace after the separator".to_owned(),
+                                    sep + 1,
+                                )
+                                .key(key),
+                            );
                         }
                         value_rules(doc, item, raw, key, &mut out);
                     }

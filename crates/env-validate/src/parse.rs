@@ -348,7 +348,8 @@ impl Document {
                     }
                     v
                 }
-                None => raw.key.end.max(start),
+                // Without `=` the "key" may be a pasted secret: mask it all.
+                None => start,
             },
         };
         let keep_until = keep_until.clamp(start, end);

@@ -195,6 +195,7 @@ impl Validator {
                 let key = entry.key();
                 in_files.insert(key.to_owned());
                 if !schema.is_empty()
+                    && entry.separator().is_some()
                     && schema.report_extra
                     && schema.get(key).is_none()
                     && extra_seen.insert(key.to_owned())
@@ -298,7 +299,7 @@ impl Validator {
             };
             Some(
                 Finding::new(rule, msg)
-                    .key(e.key())
+                    .key_opt(shown_key(e))
                     .at(e.location())
                     .snippet(Some(e.snippet(e.raw.key.start))),
             )
@@ -534,15 +535,20 @@ fn disagreement(entry: &crate::Entry<'_>, rs: &[&Reading; 4]) -> Finding {
             format!("{} {what}", join_and(names))
         })
         .collect();
-    let key = entry.key();
+    let subject = shown_key(entry).map_or_else(|| "this line".to_owned(), |k| format!("`{k}`"));
     Finding::new(
         Rule::LoaderDisagreement,
-        format!("loaders read `{key}` differently: {}", parts.join("; ")),
+        format!("loaders read {subject} differently: {}", parts.join("; ")),
     )
-    .key(key)
+    .key_opt(shown_key(entry))
     .at(entry.location())
     .snippet(Some(entry.snippet(entry.raw.key.start)))
     .help(hint(entry.raw_value()))
+}
+
+/// The key, unless the line has no `=`: then the "key" may be a pasted value.
+fn shown_key<'a>(entry: &crate::Entry<'a>) -> Option<&'a str> {
+    entry.separator().map(|_| entry.key())
 }
 
 fn join_and(names: &[&str]) -> String {

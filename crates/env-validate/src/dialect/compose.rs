@@ -10,13 +10,14 @@ use super::{Reading, Vars, expand};
 use crate::Separator;
 
 pub(super) fn read(key: &str, sep: Option<Separator>, raw: &str, vars: &Vars<'_>) -> Reading {
-    if let Some(bad) = key
+    if key
         .chars()
-        .find(|&c| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '[' | ']')))
+        .any(|c| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '[' | ']')))
     {
-        return Reading::Rejected(format!(
-            "docker compose rejects the character {bad:?} in the variable name `{key}`"
-        ));
+        return Reading::Rejected(
+            "docker compose accepts only letters, digits and `_ . - [ ]` in a variable name"
+                .to_owned(),
+        );
     }
     if key.is_empty() {
         return Reading::Rejected("docker compose rejects an empty variable name".to_owned());

@@ -12,9 +12,9 @@ pub(super) fn read(key: &str, sep: Option<Separator>, raw: &str) -> Reading {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if !valid_key {
-        return Reading::Skipped(format!(
-            "Node dotenv skips the line: `{key}` is not a key it accepts"
-        ));
+        return Reading::Skipped(
+            "Node dotenv skips the line: its keys are [A-Za-z0-9_.-]+".to_owned(),
+        );
     }
     let Some(_) = sep else {
         return Reading::NoValue;

@@ -11,9 +11,9 @@ use crate::Separator;
 pub(super) fn read(key: &str, sep: Option<Separator>, raw: &str, vars: &Vars<'_>) -> Reading {
     let valid_key = !key.is_empty() && !key.contains(|c: char| c == '#' || c.is_whitespace());
     match sep {
-        _ if !valid_key => Reading::Skipped(format!(
-            "python-dotenv skips the line: `{key}` is not a key it can parse"
-        )),
+        _ if !valid_key => Reading::Skipped(
+            "python-dotenv skips the line: a key cannot contain whitespace or `#`".to_owned(),
+        ),
         None => Reading::NoValue,
         Some(Separator::Colon) => {
             Reading::Skipped("python-dotenv skips `KEY: value` lines".to_owned())
