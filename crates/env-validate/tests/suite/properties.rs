@@ -1,1 +1,87 @@
+//! Property tests: the parser and every dialect never panic and stay lossless on any
+//! bytes; a rendered entry reads back as exactly its value.
 
+use preflight_env_validate::{Dialect, Document, Limits, Reading, Schema, Validator, ValueType};
+use proptest::prelude::*;
+
+/// Bytes biased towards the characters `.env` syntax cares about.
+fn env_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let special = prop::sample::select(b"=#'\"`\\${}:-_. \t\r\nexportAZaz09".to_vec());
+    prop::collection::vec(prop_oneof![3 => special, 1 => any::<u8>()], 0..300)
+}
+
+fn schema() -> Schema {
+    Schema::builder()
+        .key("A", ValueType::port(), |k| k.required())
+        .key("B", ValueType::list(ValueType::url(&[]), ','), |k| {
+            k.secret()
+        })
+        .key("C", ValueType::bool(), |k| k.default("false"))
+        .build()
+        .expect("schema")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn never_panics_and_is_lossless(bytes in env_bytes()) {
+        let limits = Limits::default().max_line_bytes(64);
+        for dialect in Dialect::LOADERS.into_iter().chain([Dialect::Portable]) {
+            let doc = Document::parse_bytes("p.env", &bytes, dialect, &limits);
+            prop_assert_eq!(doc.to_string(), String::from_utf8_lossy(&bytes).into_owned());
+            let lines = doc.line_count() as u32;
+            let report = Validator::new()
+                .schema(schema())
+                .template_document(doc.clone())
+                .env_document(doc)
+                .dialect(dialect)
+                .run()
+                .expect("in-memory run cannot fail");
+            for f in report.findings() {
+                if let Some(l) = &f.location {
+                    prop_assert!(l.line <= lines.max(1), "{f} beyond {lines} lines");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rendered_entries_read_back_exactly(
+        key in "[A-Z_][A-Z0-9_]{0,12}",
+        value in prop_oneof![
+            any::<String>(),
+            "[ -~\t\n]{0,24}",
+            "[a-z$#'\"`{}\\\\ ]{0,12}",
+        ],
+    ) {
+        for dialect in Dialect::LOADERS.into_iter().chain([Dialect::Portable]) {
+            let Ok(line) = dialect.render_entry(&key, &value) else { continue };
+            let doc = Document::parse_bytes("r.env", line.as_bytes(), dialect, &Limits::default());
+            let loaders: Vec<Dialect> = if dialect == Dialect::Portable {
+                Dialect::LOADERS.to_vec()
+            } else {
+                vec![dialect]
+            };
+            for reader in loaders {
+                let readings = reader.read(&doc, &|_| None);
+                prop_assert_eq!(readings.len(), 1, "{} {:?}", reader, line);
+                prop_assert_eq!(&readings[0], &Reading::Value(value.clone()), "{} rendered {:?}", reader, line);
+            }
+        }
+    }
+}
+
+#[test]
+fn render_refuses_rather_than_writes_wrongly() {
+    // A value with every quote character and a backslash cannot be written for Node, and
+    // `${…}` cannot be written for python-dotenv: both are refused, not mangled.
+    assert!(Dialect::Node.render_entry("K", "'\"`\\").is_err());
+    assert!(Dialect::Python.render_entry("K", "${HOME}").is_err());
+    assert!(Dialect::Portable.render_entry("K", "a\"b'c").is_err());
+    assert!(Dialect::Dotenvy.render_entry("bad-key", "v").is_err());
+    assert_eq!(
+        Dialect::Portable.render_entry("K", "a b").unwrap(),
+        "K='a b'"
+    );
+}
