@@ -1,5 +1,7 @@
 //! A tiny `concurrently`: `supervise [--success RULE] [--kill-others MODE] [--restart N]
-//! [--color always|never] NAME=COMMAND...`. Each command runs under `/bin/sh -c`.
+//! [--grace MS] [--color always|never] [--watch NAME:DIR=COMMAND]... NAME=COMMAND...`.
+//! Each command runs under `/bin/sh -c`; a `--watch` job reruns its command on changes
+//! under DIR.
 //!
 //! The crate's integration tests drive this binary as the supervisor under test (signals,
 //! SIGKILL, exit codes), so it stays small and dependency-free.
@@ -8,7 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use preflight_asset_watch::{
-    ColorChoice, Command, KillOthers, ProcessSpec, Restart, Stop, StopSignal, Success, Supervisor,
+    ColorChoice, Command, Job, KillOthers, ProcessSpec, Restart, Stop, StopSignal, Success,
+    Supervisor, Watch,
 };
 
 fn main() -> ExitCode {
@@ -44,6 +47,17 @@ fn run() -> Result<i32, Box<dyn std::error::Error>> {
                 } else {
                     ColorChoice::Never
                 });
+            }
+            "--watch" => {
+                let spec = value()?;
+                let (head, line) = spec
+                    .split_once('=')
+                    .ok_or_else(|| format!("expected NAME:DIR=COMMAND, got `{spec}`"))?;
+                let (name, dir) = head
+                    .split_once(':')
+                    .ok_or_else(|| format!("expected NAME:DIR=COMMAND, got `{spec}`"))?;
+                let watch = Watch::builder().path(dir).build()?;
+                builder = builder.watch(name, watch, Job::builder(Command::shell(line)).build());
             }
             spec => {
                 let (name, line) = spec

