@@ -325,6 +325,17 @@ impl Running {
     }
 }
 
+/// A run dropped while still running (its owner was cancelled) must not outlive it: the
+/// group is killed at once, since there is no way to wait out a grace period here.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.exit.is_none() {
+            self.signal(Signal::SIGKILL);
+            spawner::release(self.pid);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -224,6 +224,17 @@ impl Watch {
             pending: ChangeSet::new(),
         };
         watcher.watch_roots(None)?;
+        if self.poll.is_none() {
+            for root in &self.roots {
+                if let Some(fs) = remote_filesystem(root.dir()) {
+                    tracing::warn!(
+                        root = %root.dir().display(),
+                        "{fs} file system: inotify sees no changes made by other machines \
+                         or the host; use polling"
+                    );
+                }
+            }
+        }
         tracing::debug!(watches = watcher.watched.len(), "watching");
         Ok(watcher)
     }
@@ -461,6 +472,31 @@ pub(crate) fn backend_error(e: notify::Error, path: Option<PathBuf>, watches: us
         }
         _ => Error::Notify { path, source: e },
     }
+}
+
+/// The kind of file system at `path` when it is one where inotify misses changes made
+/// elsewhere (network mounts, the 9p mounts of WSL and some VMs, FUSE).
+#[cfg(target_os = "linux")]
+fn remote_filesystem(path: &Path) -> Option<&'static str> {
+    let kind = nix::sys::statfs::statfs(path).ok()?.filesystem_type().0;
+    // Magic numbers from statfs(2).
+    #[allow(
+        clippy::unreadable_literal,
+        reason = "the magic numbers as statfs(2) prints them"
+    )]
+    match kind as i64 {
+        0x6969 => Some("NFS"),
+        0x01021997 => Some("9p"),
+        0xFF534D42 => Some("CIFS"),
+        0xFE534D42 => Some("SMB2"),
+        0x65735546 => Some("FUSE"),
+        _ => None,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn remote_filesystem(_path: &Path) -> Option<&'static str> {
+    None
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

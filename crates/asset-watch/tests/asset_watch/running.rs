@@ -226,3 +226,30 @@ async fn ignore_policy_drops_changes_during_a_run() {
     std::fs::write(&gate, "go\n").unwrap();
     assert_eq!(run2.await.unwrap(), ["b.css"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_job_takes_its_running_process_group_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let src = root.join("src");
+    std::fs::create_dir(&src).unwrap();
+    let pids_file = root.join("pids");
+    let cmd = format!(
+        "echo $$ >> '{p}'; sleep 300 & echo $! >> '{p}'; wait",
+        p = pids_file.display()
+    );
+    let watch = Watch::builder().path(&src).build().unwrap();
+    let job = Job::builder(Command::shell(cmd)).build();
+    let (_rx, _stop, handle) = spawn_job(watch.start().unwrap(), job);
+    wait_until("the command and its grandchild", || {
+        pids(&pids_file).len() == 2
+    })
+    .await;
+    handle.abort();
+    let _ = handle.await;
+    let all = pids(&pids_file);
+    wait_until("the dropped run's group to be gone", || {
+        all.iter().all(|&p| !alive(p))
+    })
+    .await;
+}
