@@ -541,3 +541,134 @@ impl Guard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(guard: &Guard, env: &[(&str, &str)]) -> Vec<(Layer, String)> {
+        match guard.check_static_with(&env) {
+            Ok(_) => Vec::new(),
+            Err(r) => r
+                .report()
+                .failures()
+                .map(|f| (f.layer, f.message.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn deny_rules_win_over_test_names_and_every_host_must_pass() {
+        let guard = Guard::builder()
+            .deny_host("*.prod.internal")
+            .build()
+            .unwrap();
+        let f = failed(
+            &guard,
+            &[("DATABASE_URL", "postgres://pg.prod.internal/test_app")],
+        );
+        assert_eq!(f.len(), 1);
+        assert!(f[0].1.contains("deny rule `*.prod.internal`"), "{f:?}");
+        // Cloud hosts are denied by default.
+        let f = failed(
+            &guard,
+            &[(
+                "DATABASE_URL",
+                "postgres://x.abc.eu-west-1.rds.amazonaws.com/app_test",
+            )],
+        );
+        assert!(f[0].1.contains("`*.amazonaws.com`"), "{f:?}");
+        // One local host and one remote: the remote one decides (name rules still apply).
+        let f = failed(
+            &guard,
+            &[("DATABASE_URL", "postgres://127.0.0.1,db.example.org/app")],
+        );
+        assert_eq!(f[0].0, Layer::Targets);
+        assert!(
+            guard
+                .check_static_with(&[(
+                    "DATABASE_URL",
+                    "postgres://127.0.0.1,db.example.org/app_test"
+                )])
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn static_check_refuses_what_only_a_marker_could_clear() {
+        let guard = Guard::builder().allow_host("db").build().unwrap();
+        assert!(
+            guard
+                .check_static_with(&[("DATABASE_URL", "postgres://db/app")])
+                .is_ok()
+        );
+        let f = failed(&guard, &[("REDIS_URL", "redis://cache.example.org")]);
+        assert!(f[0].1.contains("carries no test marker"), "{f:?}");
+    }
+
+    #[test]
+    fn environment_and_actor_layers() {
+        let guard = Guard::builder()
+            .require_ci(true)
+            .refuse_ai_agents(true)
+            .build()
+            .unwrap();
+        let f = failed(&guard, &[("RAILS_ENV", "Production"), ("CLAUDECODE", "1")]);
+        let layers: Vec<Layer> = f.iter().map(|(l, _)| *l).collect();
+        assert_eq!(layers, [Layer::Environment, Layer::Actor, Layer::Actor]);
+        assert!(f[0].1.contains("RAILS_ENV=Production"));
+        assert!(f[2].1.contains("CLAUDECODE"));
+        assert!(guard.check_static_with(&[("CI", "true")]).is_ok());
+        let interactive = Guard::builder().refuse_interactive(true).build().unwrap();
+        struct Tty;
+        impl Env for Tty {
+            fn var(&self, _: &str) -> Option<String> {
+                None
+            }
+            fn is_interactive(&self) -> bool {
+                true
+            }
+        }
+        assert!(interactive.check_static_with(&Tty).is_err());
+    }
+
+    #[test]
+    fn unparseable_and_missing_required_targets_are_refusals() {
+        let guard = Guard::builder().require_var("TEST_DB").build().unwrap();
+        let f = failed(&guard, &[("DATABASE_URL", "mysql://root:hunter2@h/db")]);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f.iter().any(|(_, m)| m.contains("unsupported scheme")));
+        assert!(f.iter().any(|(_, m)| m.contains("TEST_DB is not set")));
+        assert!(f.iter().all(|(_, m)| !m.contains("hunter2")));
+    }
+
+    #[test]
+    fn override_is_per_target_and_lists_each_refused_target() {
+        let guard = Guard::default();
+        let env = [
+            ("DATABASE_URL", "postgres://a.example.org/app"),
+            ("REDIS_URL", "redis://b.example.org/1"),
+        ];
+        let refusal = guard.check_static_with(&env).unwrap_err();
+        assert_eq!(
+            refusal.report().override_hint().unwrap(),
+            "PREFLIGHT_GUARD_ALLOW='postgres://a.example.org:5432/app,redis://b.example.org:6379/1'"
+        );
+        let mut one = env.to_vec();
+        one.push(("PREFLIGHT_GUARD_ALLOW", "postgres://a.example.org:5432/app"));
+        let refusal = guard.check_static_with(&one.as_slice()).unwrap_err();
+        assert_eq!(refusal.report().failures().count(), 1);
+        assert_eq!(refusal.report().overridden().count(), 1);
+        let mut both = env.to_vec();
+        both.push((
+            "PREFLIGHT_GUARD_ALLOW",
+            "postgres://a.example.org:5432/app, redis://b.example.org:6379/1",
+        ));
+        assert!(
+            guard
+                .check_static_with(&both.as_slice())
+                .unwrap()
+                .used_override()
+        );
+    }
+}

@@ -128,6 +128,7 @@ pub struct GuardBuilder {
     required_vars: Vec<String>,
     libpq_env: bool,
     explicit: Vec<String>,
+    resolved: Vec<Target>,
     allow_loopback: bool,
     allow_hosts: Vec<String>,
     deny_hosts: Vec<String>,
@@ -159,6 +160,7 @@ impl Default for GuardBuilder {
             required_vars: Vec::new(),
             libpq_env: true,
             explicit: Vec::new(),
+            resolved: Vec::new(),
             allow_loopback: true,
             allow_hosts: Vec::new(),
             deny_hosts: strings(DEFAULT_DENY_HOSTS),
@@ -249,6 +251,13 @@ impl GuardBuilder {
     /// Also checks this connection string: pass the one your pool really uses.
     pub fn target(mut self, conn: impl Into<String>) -> Self {
         self.explicit.push(conn.into());
+        self
+    }
+
+    /// Also checks an already resolved target (e.g. `Target::from_postgres_config` on the
+    /// pool's own configuration).
+    pub fn resolved_target(mut self, target: Target) -> Self {
+        self.resolved.push(target);
         self
     }
 
@@ -423,7 +432,7 @@ impl GuardBuilder {
         {
             problems.push(format!("`{both}` is both a protected and a test value"));
         }
-        let mut explicit = Vec::new();
+        let mut explicit = self.resolved;
         for conn in &self.explicit {
             match Target::parse(conn) {
                 Ok(t) => explicit.push(t),

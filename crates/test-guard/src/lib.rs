@@ -45,11 +45,12 @@
 //!
 //! - [`Guard::check`] (async, live markers), [`Guard::check_blocking`],
 //!   [`Guard::check_static`] (no network): a [`Clearance`] or a [`Refusal`] listing every
-//!   failed check. Pass the connection string your pool really uses with
-//!   [`GuardBuilder::target`].
+//!   failed check. Pass the connection your pool really uses with [`GuardBuilder::target`]
+//!   (a string) or [`GuardBuilder::resolved_target`] (a [`Target`], e.g. from a
+//!   `tokio_postgres::Config` with the `postgres` feature).
 //! - [`Guard::enforce`] / [`Guard::enforce_blocking`] for a service's or command's `main`:
 //!   prints the refusal to stderr and exits with [`REFUSED_EXIT_CODE`].
-//! - [`guard_test_binary!`] (feature `test-binary`): one line in a test crate; refuses
+//! - `guard_test_binary!` (feature `test-binary`): one line in a test crate; refuses
 //!   before any test runs, under `cargo test` and nextest, with nothing on stdout.
 //! - [`build_script`]: for `build.rs` (protects sqlx's compile-time queries); prints
 //!   `cargo::rerun-if-env-changed` for every variable read and fails with `cargo::error=`.
@@ -63,7 +64,7 @@
 //! - `postgres`: live PostgreSQL markers (tokio-postgres, no TLS: a target requiring TLS
 //!   cannot be asked and is refused).
 //! - `redis`: live Redis markers (redis on tokio).
-//! - `test-binary`: [`guard_test_binary!`] (re-exports `ctor`).
+//! - `test-binary`: `guard_test_binary!` (re-exports `ctor`).
 //! - `full`: all of the above.
 //!
 //! Without `postgres` / `redis` the flag, environment and target layers still run, with no
@@ -79,6 +80,8 @@ mod error;
 mod guard;
 mod marker;
 mod mask;
+#[cfg(feature = "postgres")]
+mod pg_config;
 mod report;
 mod rules;
 mod target;

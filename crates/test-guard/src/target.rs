@@ -61,10 +61,20 @@ impl Host {
         if raw.starts_with('/') || raw.starts_with('@') {
             return Self::Socket(PathBuf::from(raw));
         }
-        let bare = raw.trim_start_matches('[').trim_end_matches(']');
-        match bare.parse::<IpAddr>() {
-            Ok(ip) => Self::Ip(ip),
-            Err(_) => Self::Name(raw.to_ascii_lowercase()),
+        Self::Name(raw.to_ascii_lowercase()).normalised()
+    }
+
+    /// A name that is really an address literal becomes [`Host::Ip`].
+    pub(crate) fn normalised(self) -> Self {
+        match self {
+            Self::Name(name) => {
+                let bare = name.trim_start_matches('[').trim_end_matches(']');
+                match bare.parse::<IpAddr>() {
+                    Ok(ip) => Self::Ip(ip),
+                    Err(_) => Self::Name(name),
+                }
+            }
+            other => other,
         }
     }
 
@@ -413,17 +423,14 @@ fn resolve_postgres(
     } else if params.contains_key("service") {
         return Err("`service=` needs the service file; resolve it with Target::resolve".into());
     }
-    let user = params
-        .get("user")
-        .cloned()
-        .or_else(|| {
-            // libpq asks the OS for the user name; these variables say the same here.
-            env.and_then(|e| {
-                ["USER", "LOGNAME"]
-                    .iter()
-                    .find_map(|v| e.var(v).filter(|u| !u.is_empty()))
-            })
-        });
+    let user = params.get("user").cloned().or_else(|| {
+        // libpq asks the OS for the user name; these variables say the same here.
+        env.and_then(|e| {
+            ["USER", "LOGNAME"]
+                .iter()
+                .find_map(|v| e.var(v).filter(|u| !u.is_empty()))
+        })
+    });
     let database = params.get("dbname").cloned().or_else(|| user.clone());
 
     let split = |key: &str| -> Vec<String> {

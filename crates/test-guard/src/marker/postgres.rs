@@ -8,17 +8,29 @@
 //! (never a silent downgrade that would send a password in clear).
 
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 use super::{MarkerReading, chain, scrub};
 use crate::error::{Error, Result};
 use crate::guard::Config;
 use crate::target::{Host, Target};
 
-const READ_SQL: &str = "SELECT pg_catalog.pg_is_in_recovery(), \
-     (SELECT s.setconfig FROM pg_catalog.pg_db_role_setting s \
-        JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase \
-       WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0)";
+/// One simple-protocol round trip: standby flag and the marker value, unnested from the
+/// catalog row of the current database for all roles (`setrole = 0`). `setting` was
+/// validated as `[A-Za-z0-9_.]` when the guard was built, so inlining it is safe.
+fn read_sql(setting: &str) -> String {
+    format!(
+        "SELECT pg_catalog.pg_is_in_recovery(), \
+           (SELECT substr(c, {skip}) \
+              FROM pg_catalog.pg_db_role_setting s \
+              JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase, \
+                   unnest(s.setconfig) AS c \
+             WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0 \
+               AND lower(split_part(c, '=', 1)) = lower('{setting}') \
+             LIMIT 1)",
+        skip = setting.len() + 2
+    )
+}
 
 fn fail(target: &Target, reason: impl std::fmt::Display) -> Error {
     Error::Marker {
@@ -75,18 +87,19 @@ async fn connect(target: &Target, cfg: &Config) -> Result<Client> {
 
 pub(super) async fn read(target: &Target, cfg: &Config) -> Result<MarkerReading> {
     let client = connect(target, cfg).await?;
-    let row = client
-        .query_one(READ_SQL, &[])
+    let messages = client
+        .simple_query(&read_sql(&cfg.marker_setting))
         .await
         .map_err(|e| fail(target, format!("marker query failed: {}", chain(&e))))?;
-    let standby: bool = row.get(0);
-    let settings: Option<Vec<String>> = row.get(1);
-    let wanted = format!("{}=", cfg.marker_setting);
-    let mut value = settings.unwrap_or_default().into_iter().find_map(|entry| {
-        // Setting names are case-insensitive; the value keeps its case.
-        (entry.len() >= wanted.len() && entry[..wanted.len()].eq_ignore_ascii_case(&wanted))
-            .then(|| entry[wanted.len()..].to_owned())
-    });
+    let row = messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .ok_or_else(|| fail(target, "marker query returned no row"))?;
+    let standby = row.get(0) == Some("t");
+    let mut value = row.get(1).map(str::to_owned);
     let mut source = format!("database setting {}", cfg.marker_setting);
     if value.is_none()
         && let Some(table) = &cfg.marker_table

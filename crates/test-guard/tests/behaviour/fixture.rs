@@ -4,15 +4,21 @@
 //! `cargo test` and `cargo nextest`. Production-looking hosts in these tests match a deny
 //! rule, so no connection ever leaves loopback.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
 use preflight_test_guard::Target;
 use preflight_testkit::{PostgresServer, require};
 
-/// One fixture build at a time: the scenarios flip the build script's environment.
-static FIXTURE: Mutex<()> = Mutex::new(());
+/// One fixture build at a time, across threads and processes (nextest runs each test in
+/// its own): the scenarios flip the build script's environment. Released on drop.
+fn fixture_lock() -> File {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-guard-fixture.lock");
+    let file = File::create(path).expect("create the fixture lock file");
+    file.lock().expect("lock the fixture");
+    file
+}
 
 const PRODUCTION: &str = "postgres://app:hunter2@db.prod.example.com:5432/app";
 
@@ -50,9 +56,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn build_helper_fails_the_build_for_a_production_target_and_passes_for_a_test_one() {
-    let _lock = FIXTURE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _lock = fixture_lock();
     let build = |url: &str| cargo(&["build"], &[("FIXTURE_BUILD_DATABASE_URL", url)]);
 
     let ok = build("postgres://app:pw@127.0.0.1:5432/app_test");
@@ -143,17 +147,13 @@ fn opt_in_scenarios(runner: &[&str]) {
 
 #[test]
 fn test_binary_opt_in_stops_cargo_test_before_its_tests_run() {
-    let _lock = FIXTURE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _lock = fixture_lock();
     opt_in_scenarios(&["test"]);
 }
 
 #[test]
 fn test_binary_opt_in_stops_nextest_before_its_tests_run() {
-    let _lock = FIXTURE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _lock = fixture_lock();
     let has_nextest = cargo(&["nextest", "--version"], &[]).status.success()
         || Command::new("cargo-nextest")
             .arg("--version")
