@@ -55,7 +55,7 @@
 //!
 //! # Crate features
 //!
-//! * `config`: [`DevConfig`], a `dev.toml` describing a [`Supervisor`] (serde + toml).
+//! * `config`: `DevConfig`, a `dev.toml` describing a [`Supervisor`] (serde + toml).
 //!
 //! # Platform
 //!
