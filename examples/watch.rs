@@ -134,9 +134,10 @@ async fn run(args: Args) -> anyhow::Result<u8> {
     let mut watcher = watch.start()?;
     let quiet = args.quiet;
     if !quiet {
+        let n = watcher.watch_count();
         eprintln!(
-            "[watch] watching {} directories ({} ms)",
-            watcher.watch_count(),
+            "[watch] watching {n} director{} ({} ms)",
+            if n == 1 { "y" } else { "ies" },
             started.elapsed().as_millis()
         );
     }
