@@ -383,6 +383,16 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any text is either a config or an error naming the file; never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC*") {
+            if let Err(e) = DevConfig::from_toml(&text, "dev.toml") {
+                proptest::prop_assert!(e.to_string().starts_with("dev.toml"));
+            }
+        }
+    }
+
     #[test]
     fn a_valid_file_builds() {
         let dir = tempfile::tempdir().unwrap();

@@ -460,6 +460,22 @@ mod tests {
         assert!(msg.contains("`a[`") && msg.contains("`{b`"), "{msg}");
     }
 
+    proptest::proptest! {
+        /// Any glob is accepted or reported by name; matching any path never panics.
+        #[test]
+        fn arbitrary_globs_and_paths_never_panic(glob in "\\PC{0,20}", path in "[a-z/.*{}]{0,30}") {
+            let spec = FilterSpec { exclude: vec![glob.clone()], include: vec![glob.clone()], ..FilterSpec::default() };
+            match Filter::new(&spec, vec![Root::Dir("/p".into())]) {
+                Ok(f) => {
+                    let p = Path::new("/p").join(&path);
+                    let _ = f.keep_file(&p);
+                    let _ = f.keep_dir(&p);
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().contains(&glob), "{e}"),
+            }
+        }
+    }
+
     #[test]
     fn a_named_file_root_keeps_only_that_file() {
         let f = Filter::new(

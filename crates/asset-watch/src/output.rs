@@ -407,6 +407,43 @@ mod tests {
         assert!(auto_color(env(&[("NO_COLOR", "")]), true));
     }
 
+    proptest::proptest! {
+        /// However a stream is cut into reads, the segments are the same and together
+        /// they are exactly the input: nothing lost, nothing added, nothing reordered.
+        #[test]
+        fn splitting_is_lossless_and_independent_of_read_boundaries(
+            data in proptest::collection::vec(
+                proptest::prop_oneof![
+                    Just(b'\n'), Just(b'\r'), Just(b'a'), Just(b'\x1b'), proptest::num::u8::ANY
+                ],
+                0..300,
+            ),
+            cuts in proptest::collection::vec(0usize..300, 0..20),
+        ) {
+            let whole = {
+                let mut s = Splitter::default();
+                let mut out = s.feed(&data);
+                out.extend(s.flush());
+                out
+            };
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            cuts.sort_unstable();
+            let mut s = Splitter::default();
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([data.len()]) {
+                pieces.extend(s.feed(&data[at..c]));
+                at = c;
+            }
+            pieces.extend(s.flush());
+            proptest::prop_assert_eq!(&pieces, &whole);
+            let joined: Vec<u8> = whole.iter().flat_map(|(b, _)| b.iter().copied()).collect();
+            proptest::prop_assert_eq!(joined, data);
+        }
+    }
+
+    use proptest::strategy::Just;
+
     #[test]
     fn prefixes_are_padded_and_coloured_on_request() {
         let p = prefixes(&["css", "server"], false);

@@ -815,6 +815,30 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// The small parsers behind CLI flags and config values never panic.
+        #[test]
+        fn flag_parsers_never_panic(s in "\\PC*") {
+            let _ = s.parse::<Success>();
+            let _ = s.parse::<KillOthers>();
+            let _ = s.parse::<StopSignal>();
+            let _ = s.parse::<crate::job::OnBusy>();
+        }
+
+        /// Named rules round-trip through concurrently's syntax.
+        #[test]
+        fn named_success_rules_round_trip(name in "[a-z][a-z0-9_-]{0,12}") {
+            proptest::prop_assert_eq!(
+                format!("command-{name}").parse::<Success>().unwrap(),
+                Success::Named(name.clone())
+            );
+            proptest::prop_assert_eq!(
+                format!("!command-{name}").parse::<Success>().unwrap(),
+                Success::AllExcept(name)
+            );
+        }
+    }
+
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let r = Restart::tries(10).backoff(Duration::from_millis(100), Duration::from_secs(1));
