@@ -75,6 +75,10 @@ pub enum Error {
         source: notify::Error,
     },
 
+    /// The notification backend's thread ended (it only does when it failed).
+    #[error("file watcher backend stopped")]
+    WatcherStopped,
+
     /// A command could not be started.
     #[error("cannot start `{name}` (`{command}`)")]
     Spawn {

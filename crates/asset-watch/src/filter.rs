@@ -319,7 +319,7 @@ impl Filter {
             return false;
         };
         if let Root::File(_) = root {
-            // The user named this file: only the built-in nothing applies.
+            // The user named this very file: no filter applies to it.
             return true;
         }
         if self.default_ignores && self.builtin_files.matches_entry(rel, false) {

@@ -282,7 +282,7 @@ impl Watcher {
                 biased;
                 event = self.rx.recv() => {
                     let Some(event) = event else {
-                        return Err(Error::config("file watcher backend stopped"));
+                        return Err(Error::WatcherStopped);
                     };
                     self.absorb(event)?;
                     // Drain what is already queued before looking at the clock again.
