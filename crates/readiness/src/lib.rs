@@ -50,10 +50,10 @@
 //! probes need only tokio and are always available. Heavier protocols are opt-in, so a
 //! TCP-only user compiles neither reqwest nor tokio-postgres nor redis:
 //!
-//! - `http`: `http://` and `https://` targets ([`HttpProbe`]; reqwest with rustls/ring).
-//! - `postgres`: `postgres://` targets ([`PostgresProbe`]; tokio-postgres, no TLS).
-//! - `redis`: `redis://` and `rediss://` targets ([`RedisProbe`]; the redis crate).
-//! - `questdb`: the `questdb://` ladder ([`QuestDbProbe`]); enables `http` and `postgres`.
+//! - `http`: `http://` and `https://` targets (`HttpProbe`; reqwest with rustls/ring).
+//! - `postgres`: `postgres://` targets (`PostgresProbe`; tokio-postgres, no TLS).
+//! - `redis`: `redis://` and `rediss://` targets (`RedisProbe`; the redis crate).
+//! - `questdb`: the `questdb://` ladder (`QuestDbProbe`); enables `http` and `postgres`.
 //! - `full`: all of the above.
 //!
 //! A scheme whose feature is off is rejected with [`Error::FeatureDisabled`] naming it.

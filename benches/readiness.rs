@@ -1,0 +1,382 @@
+//! Readiness figures, printed as a table (`cargo bench --bench readiness`).
+//!
+//! - Detection latency: a service (TCP listener, HTTP server, Redis, PostgreSQL) becomes
+//!   ready at a random moment while `Wait::run` (default policy) is waiting; the figure is
+//!   the time from the moment it became ready (listener bound) to `run` returning. Redis
+//!   and PostgreSQL are real servers from the test kit behind a loopback TCP relay that
+//!   starts listening at the random moment, so "ready" is a sharp instant.
+//! - The same for `wait-for-it` (Debian package), run side by side when it is installed.
+//! - CPU while waiting on a refused port: process CPU time (utime + stime from
+//!   `/proc/self/stat`) over a few seconds of waiting, as a share of one core.
+//! - 1,000 TCP targets at once: all refused for a while, then all listeners open; the
+//!   figure is the time from the last listener opening to `run` returning.
+//! - Deadline overshoot against a black hole (accepts, never answers).
+//!
+//! All traffic stays on loopback. Bounded in count and time; it stops by itself.
+
+use std::net::TcpListener as StdListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use preflight_readiness::{Policy, Target, Wait};
+use preflight_testkit::{PostgresServer, RedisServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const TRIALS: usize = 40;
+
+fn main() {
+    // `cargo bench --bench readiness -- cpu` runs only the sections whose name contains
+    // an argument (detect, anchor, deadline, cpu, many).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted =
+        |section: &str| filters.is_empty() || filters.iter().any(|f| section.contains(f.as_str()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut rng = Lcg::seeded();
+    println!("readiness bench ({TRIALS} trials per latency row; default policy unless noted)");
+    println!("{:<52} {:>9} {:>9} {:>9}", "what", "p50", "p95", "max");
+
+    if wanted("detect") {
+        let tcp = runtime.block_on(latency(
+            &mut rng,
+            |port| {
+                Box::pin(async move {
+                    Service::Plain(TcpListener::bind(("127.0.0.1", port)).await.unwrap())
+                })
+            },
+            |port| format!("tcp://127.0.0.1:{port}"),
+        ));
+        row("detect: TCP listener opens", &tcp);
+
+        let http = runtime.block_on(latency(
+            &mut rng,
+            |port| Box::pin(async move { Service::Http(http_server(port).await) }),
+            |port| format!("http://127.0.0.1:{port}/health"),
+        ));
+        row("detect: HTTP server starts answering 200", &http);
+
+        match RedisServer::start() {
+            Ok(redis) => {
+                let upstream = redis.port();
+                let redis_latency = runtime.block_on(latency(
+                    &mut rng,
+                    move |port| {
+                        Box::pin(async move { Service::Relay(relay(port, upstream).await) })
+                    },
+                    |port| format!("redis://127.0.0.1:{port}"),
+                ));
+                row(
+                    "detect: Redis (real, behind relay) PING->PONG",
+                    &redis_latency,
+                );
+            }
+            Err(e) => println!("detect: Redis skipped: {e}"),
+        }
+
+        match PostgresServer::start() {
+            Ok(pg) => {
+                let upstream = pg.port();
+                let pg_latency = runtime.block_on(latency(
+                    &mut rng,
+                    move |port| {
+                        Box::pin(async move { Service::Relay(relay(port, upstream).await) })
+                    },
+                    |port| format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+                ));
+                row(
+                    "detect: PostgreSQL (real, behind relay) SELECT 1",
+                    &pg_latency,
+                );
+            }
+            Err(e) => println!("detect: PostgreSQL skipped: {e}"),
+        }
+    }
+
+    if wanted("anchor") {
+        if Command::new("wait-for-it").arg("--help").output().is_ok() {
+            let wfi = runtime.block_on(wait_for_it_latency(&mut rng, 15));
+            row("anchor: wait-for-it TCP (15 trials, process)", &wfi);
+        } else {
+            println!("anchor: wait-for-it not installed (apt-get install wait-for-it)");
+        }
+    }
+
+    if wanted("deadline") {
+        let hole = runtime.block_on(black_hole_overshoot());
+        row("deadline 200 ms vs black hole: overshoot", &hole);
+    }
+
+    if wanted("cpu") {
+        for targets in [1, 10] {
+            let (share, attempts) = cpu_while_refused(targets, Duration::from_secs(4));
+            println!(
+                "{:<52} {:>8.2}% of a core ({:.3}% per target; {attempts} probes of the first in 4.3 s)",
+                format!("CPU waiting on {targets} refused port(s), 4 s"),
+                share * 100.0,
+                share * 100.0 / targets as f64
+            );
+        }
+    }
+
+    if wanted("many") {
+        let (after_last, total) = runtime.block_on(thousand_targets());
+        println!(
+            "{:<52} {:>8.1}ms after the last opened (open phase {:.1}ms)",
+            "1,000 TCP targets: all detected",
+            ms(after_last),
+            ms(total)
+        );
+    }
+}
+
+/// What a trial starts at its random moment; kept alive until the wait returns.
+enum Service {
+    Plain(#[allow(dead_code, reason = "held open, never read")] TcpListener),
+    Http(tokio::task::JoinHandle<()>),
+    Relay(tokio::task::JoinHandle<()>),
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        match self {
+            Self::Plain(_) => {}
+            Self::Http(task) | Self::Relay(task) => task.abort(),
+        }
+    }
+}
+
+type Starter = dyn Fn(u16) -> std::pin::Pin<Box<dyn std::future::Future<Output = Service> + Send>>;
+
+async fn latency(
+    rng: &mut Lcg,
+    start: impl Fn(u16) -> std::pin::Pin<Box<dyn std::future::Future<Output = Service> + Send>>
+    + 'static,
+    spec: impl Fn(u16) -> String,
+) -> Vec<Duration> {
+    let start: Box<Starter> = Box::new(start);
+    let mut samples = Vec::with_capacity(TRIALS);
+    for _ in 0..TRIALS {
+        let port = free_port();
+        let target = Target::parse(&spec(port)).expect("valid spec");
+        let wait = tokio::spawn(async move {
+            let result = Wait::new([target]).run().await;
+            (result, Instant::now())
+        });
+        // The random moment the service becomes ready: 20 to 220 ms into the wait.
+        tokio::time::sleep(Duration::from_millis(20 + rng.below(200))).await;
+        let service = start(port).await;
+        let ready_at = Instant::now();
+        let (result, returned_at) = wait.await.expect("wait task");
+        result.expect("wait succeeded");
+        samples.push(returned_at.saturating_duration_since(ready_at));
+        drop(service);
+    }
+    samples
+}
+
+async fn wait_for_it_latency(rng: &mut Lcg, trials: usize) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(trials);
+    for _ in 0..trials {
+        let port = free_port();
+        let mut child = tokio::process::Command::new("wait-for-it")
+            .args(["-q", "-t", "30", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .spawn()
+            .expect("wait-for-it runs");
+        tokio::time::sleep(Duration::from_millis(20 + rng.below(1000))).await;
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let ready_at = Instant::now();
+        let status = child.wait().await.expect("wait-for-it exits");
+        assert!(status.success());
+        samples.push(ready_at.elapsed());
+        drop(listener);
+    }
+    samples
+}
+
+async fn black_hole_overshoot() -> Vec<Duration> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let deadline = Duration::from_millis(200);
+    let policy = Policy::builder()
+        .timeout(Duration::from_secs(60))
+        .deadline(deadline)
+        .build()
+        .unwrap();
+    let mut samples = Vec::new();
+    for _ in 0..20 {
+        let target = Target::parse(&format!("postgres://u:p@127.0.0.1:{port}/db")).unwrap();
+        let started = Instant::now();
+        let err = Wait::new([target]).policy(policy.clone()).run().await;
+        assert!(err.is_err());
+        samples.push(started.elapsed().saturating_sub(deadline));
+    }
+    holder.abort();
+    samples
+}
+
+/// CPU share of one core while `targets` refused ports are waited for, measured the way
+/// the `wait-for` binary runs: `Wait::run_blocking` on its own current-thread runtime.
+fn cpu_while_refused(targets: usize, period: Duration) -> (f64, u32) {
+    let specs: Vec<Target> = (0..targets)
+        .map(|_| Target::tcp("127.0.0.1", free_port()))
+        .collect();
+    let warmup = Duration::from_millis(200);
+    let policy = Policy::builder()
+        .deadline(warmup + period + Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let waiter = std::thread::spawn(move || Wait::new(specs).policy(policy).run_blocking());
+    park_for(warmup);
+    let (cpu0, t0) = (process_cpu(), Instant::now());
+    park_for(period);
+    let (cpu1, t1) = (process_cpu(), Instant::now());
+    let attempts = match waiter.join().unwrap() {
+        Err(preflight_readiness::Error::Timeout { pending, .. }) => pending[0].attempts,
+        other => panic!("expected a timeout, got {other:?}"),
+    };
+    (
+        (cpu1 - cpu0).as_secs_f64() / (t1 - t0).as_secs_f64(),
+        attempts,
+    )
+}
+
+/// Blocks this (non-async) thread for `period`.
+fn park_for(period: Duration) {
+    let until = Instant::now() + period;
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        std::thread::park_timeout(left);
+    }
+}
+
+async fn thousand_targets() -> (Duration, Duration) {
+    const N: usize = 1000;
+    // Distinct ports: hold them all at once, then release.
+    let held: Vec<StdListener> = (0..N)
+        .map(|_| StdListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports: Vec<u16> = held
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    drop(held);
+    let targets: Vec<Target> = ports.iter().map(|&p| Target::tcp("127.0.0.1", p)).collect();
+    let policy = Policy::builder()
+        .deadline(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let wait = tokio::spawn(async move {
+        let result = Wait::new(targets).policy(policy).run().await;
+        (result, Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let open_start = Instant::now();
+    let mut listeners = Vec::with_capacity(N);
+    for port in ports {
+        listeners.push(StdListener::bind(("127.0.0.1", port)).unwrap());
+    }
+    let last_open = Instant::now();
+    let (result, returned_at) = wait.await.unwrap();
+    let report = result.expect("all 1,000 ready");
+    assert_eq!(report.targets.len(), N);
+    (
+        returned_at.saturating_duration_since(last_open),
+        last_open - open_start,
+    )
+}
+
+/// A minimal HTTP/1.1 server answering 200 to everything.
+async fn http_server(port: u16) -> tokio::task::JoinHandle<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0_u8; 2048];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    })
+}
+
+/// A loopback TCP relay from `port` to `upstream`, listening from now on.
+async fn relay(port: u16, upstream: u16) -> tokio::task::JoinHandle<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", upstream)).await {
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    })
+}
+
+fn free_port() -> u16 {
+    preflight_testkit::free_port()
+}
+
+/// utime + stime of this process.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("linux /proc");
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // CLK_TCK is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+fn row(what: &str, samples: &[Duration]) {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let pick = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{what:<52} {:>7.1}ms {:>7.1}ms {:>7.1}ms",
+        ms(pick(0.5)),
+        ms(pick(0.95)),
+        ms(*sorted.last().unwrap())
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A small deterministic-enough random source (no extra dependency for a bench).
+struct Lcg(u64);
+
+impl Lcg {
+    fn seeded() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        Self(nanos | 1)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % bound
+    }
+}
