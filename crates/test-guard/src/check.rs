@@ -391,10 +391,10 @@ impl Guard {
                         "live markers are off".to_owned()
                     } else if matches!(planned.verdict, Verdict::Denied(_)) {
                         "not asked: already refused by a host rule".to_owned()
-                    } else if let Err(feature) = marker::supported(t.kind) {
-                        format!("not asked: the `{feature}` feature is off")
+                    } else if let Err(why) = marker::supported(t.kind) {
+                        format!("not asked: {why}")
                     } else {
-                        "not asked".to_owned()
+                        "not asked (static check only)".to_owned()
                     };
                     markers_here.push((Status::NotChecked, why));
                 }
@@ -595,6 +595,32 @@ mod tests {
     }
 
     #[test]
+    fn mysql_and_sqlite_targets_follow_the_static_rules() {
+        let guard = Guard::default();
+        let clearance = guard
+            .check_static_with(&[("DATABASE_URL", "sqlite:data/test.db")])
+            .unwrap();
+        let marker = clearance
+            .report()
+            .findings()
+            .iter()
+            .find(|f| f.layer == Layer::Marker)
+            .unwrap();
+        assert_eq!(marker.status, Status::NotChecked);
+        assert!(marker.message.contains("SQLite file is local"), "{marker}");
+        assert!(
+            guard
+                .check_static_with(&[("DATABASE_URL", "mysql://root@127.0.0.1/app")])
+                .is_ok()
+        );
+        let f = failed(
+            &guard,
+            &[("DATABASE_URL", "mysql://root:pw@db.example.org/app")],
+        );
+        assert_eq!(f[0].0, Layer::Targets, "{f:?}");
+    }
+
+    #[test]
     fn static_check_refuses_what_only_a_marker_could_clear() {
         let guard = Guard::builder().allow_host("db").build().unwrap();
         assert!(
@@ -635,7 +661,7 @@ mod tests {
     #[test]
     fn unparseable_and_missing_required_targets_are_refusals() {
         let guard = Guard::builder().require_var("TEST_DB").build().unwrap();
-        let f = failed(&guard, &[("DATABASE_URL", "mysql://root:hunter2@h/db")]);
+        let f = failed(&guard, &[("DATABASE_URL", "mongodb://root:hunter2@h/db")]);
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f.iter().any(|(_, m)| m.contains("unsupported scheme")));
         assert!(f.iter().any(|(_, m)| m.contains("TEST_DB is not set")));

@@ -25,6 +25,10 @@ pub enum TargetKind {
     Postgres,
     /// Redis (and Valkey).
     Redis,
+    /// MySQL / MariaDB: host and name rules only, no live marker.
+    MySql,
+    /// A SQLite file: always local.
+    Sqlite,
 }
 
 impl TargetKind {
@@ -34,6 +38,8 @@ impl TargetKind {
         match self {
             Self::Postgres => "postgres",
             Self::Redis => "redis",
+            Self::MySql => "mysql",
+            Self::Sqlite => "sqlite",
         }
     }
 }
@@ -52,8 +58,10 @@ pub enum Host {
     Name(String),
     /// An IP address.
     Ip(IpAddr),
-    /// A Unix-domain socket (a directory for PostgreSQL, a file for Redis).
+    /// A Unix-domain socket (a directory for PostgreSQL, a file for Redis and MySQL).
     Socket(PathBuf),
+    /// A database file (SQLite).
+    File(PathBuf),
 }
 
 impl Host {
@@ -89,7 +97,7 @@ impl Host {
                 ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
             }
             Self::Name(name) => name == "localhost" || name.ends_with(".localhost"),
-            Self::Socket(_) => true,
+            Self::Socket(_) | Self::File(_) => true,
         }
     }
 
@@ -99,7 +107,7 @@ impl Host {
         match self {
             Self::Name(n) => n.clone(),
             Self::Ip(ip) => ip.to_string(),
-            Self::Socket(p) => p.display().to_string(),
+            Self::Socket(p) | Self::File(p) => p.display().to_string(),
         }
     }
 }
@@ -110,7 +118,7 @@ impl fmt::Display for Host {
             Self::Name(n) => f.write_str(n),
             Self::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
             Self::Ip(ip) => write!(f, "{ip}"),
-            Self::Socket(p) => write!(f, "{}", p.display()),
+            Self::Socket(p) | Self::File(p) => write!(f, "{}", p.display()),
         }
     }
 }
@@ -208,11 +216,14 @@ impl Target {
     /// name to allow it, e.g. `postgres://db.internal:5432/app`.
     #[must_use]
     pub fn id(&self) -> String {
+        if self.kind == TargetKind::Sqlite {
+            return format!("sqlite://{}", self.endpoints[0].host);
+        }
         let hosts: Vec<String> = self
             .endpoints
             .iter()
             .map(|e| match &e.host {
-                Host::Socket(p) => {
+                Host::Socket(p) | Host::File(p) => {
                     format!("{}:{}", p.display().to_string().replace('/', "%2F"), e.port)
                 }
                 h => format!("{h}:{}", e.port),
@@ -251,9 +262,14 @@ fn resolve(conn: &str, source: &str, env: Option<&dyn Env>) -> Result<Target> {
         Some("redis" | "rediss" | "valkey" | "valkeys" | "redis+unix" | "valkey+unix" | "unix") => {
             resolve_redis(conn_trimmed, source).map_err(invalid)
         }
+        Some("mysql" | "mariadb") => resolve_mysql(conn_trimmed, source).map_err(invalid),
+        Some("sqlite") => Ok(sqlite(conn_trimmed, source)),
         Some(other) => Err(invalid(format!(
-            "unsupported scheme `{other}` (expected postgres://, postgresql://, redis://, rediss://, redis+unix://, unix://)"
+            "unsupported scheme `{other}` (expected postgres://, postgresql://, redis://, rediss://, redis+unix://, unix://, mysql://, sqlite://)"
         ))),
+        None if conn_trimmed.to_ascii_lowercase().starts_with("sqlite:") => {
+            Ok(sqlite(conn_trimmed, source))
+        }
         None if conn_trimmed.contains('=') => {
             let params = parse_keyword_value(conn_trimmed)
                 .map_err(invalid)?
@@ -477,18 +493,68 @@ fn resolve_postgres(
         };
         endpoints.push(Endpoint { host, port });
     }
+    let password = params.get("password").cloned().or_else(|| {
+        let env = env?;
+        let first = endpoints.first()?;
+        read_pgpass(env, first, database.as_deref()?, user.as_deref()?)
+    });
     Ok(Target {
         kind: TargetKind::Postgres,
         source: source.to_owned(),
         endpoints,
         database,
         user,
-        password: params.get("password").cloned().map(Secret),
+        password: password.map(Secret),
         options: params.get("options").cloned(),
         sslmode: params.get("sslmode").cloned(),
         redis_url: None,
         masked: mask(conn),
     })
+}
+
+/// The password libpq would take from `~/.pgpass` (or `PGPASSFILE`) for this endpoint: the
+/// first line whose `host:port:database:user` fields match (`*` matches anything; a socket
+/// matches `localhost`), so the marker check can log in where the client would.
+fn read_pgpass(env: &dyn Env, endpoint: &Endpoint, database: &str, user: &str) -> Option<String> {
+    let file = match env.var("PGPASSFILE").filter(|f| !f.is_empty()) {
+        Some(f) => PathBuf::from(f),
+        None => Path::new(&env.var("HOME").filter(|h| !h.is_empty())?).join(".pgpass"),
+    };
+    let text = env.read_file(&file)?;
+    let host = match &endpoint.host {
+        Host::Socket(_) | Host::File(_) => "localhost".to_owned(),
+        Host::Ip(ip) => ip.to_string(),
+        Host::Name(name) => name.clone(),
+    };
+    let port = endpoint.port.to_string();
+    let wanted = [host.as_str(), port.as_str(), database, user];
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|line| {
+            let fields = split_pgpass(line);
+            let [h, p, d, u, password] = <[String; 5]>::try_from(fields).ok()?;
+            [h, p, d, u]
+                .iter()
+                .zip(wanted)
+                .all(|(field, want)| field == "*" || field.eq_ignore_ascii_case(want))
+                .then_some(password)
+        })
+}
+
+/// Splits a `.pgpass` line on unescaped `:` (`\:` and `\\` are escapes).
+fn split_pgpass(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut current = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            ':' => fields.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    fields.push(current);
+    fields
 }
 
 /// libpq's compiled-in socket directory: Debian's when its socket exists, else upstream's.
@@ -546,6 +612,60 @@ fn read_service(service: &str, env: &dyn Env) -> Result<Vec<(String, String)>, S
         "service `{service}` not found (looked in {})",
         looked.join(", ")
     ))
+}
+
+/// `sqlite:path`, `sqlite://path`, `sqlite::memory:` (sqlx's forms): a local file.
+fn sqlite(conn: &str, source: &str) -> Target {
+    let rest = &conn["sqlite:".len()..];
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    Target {
+        kind: TargetKind::Sqlite,
+        source: source.to_owned(),
+        endpoints: vec![Endpoint {
+            host: Host::File(PathBuf::from(percent_decode(path))),
+            port: 0,
+        }],
+        database: None,
+        user: None,
+        password: None,
+        options: None,
+        sslmode: None,
+        redis_url: None,
+        masked: mask(conn),
+    }
+}
+
+/// `mysql://user:pass@host:port/db` (also `mariadb://`, `?socket=/path`).
+fn resolve_mysql(conn: &str, source: &str) -> Result<Target, String> {
+    let url = url::Url::parse(conn).map_err(|e| e.to_string())?;
+    let socket = url
+        .query_pairs()
+        .find(|(k, _)| k == "socket")
+        .map(|(_, v)| v.into_owned());
+    let host = match (socket, url.host()) {
+        (Some(path), _) => Host::Socket(PathBuf::from(path)),
+        (None, None | Some(url::Host::Domain(""))) => Host::Name("localhost".to_owned()),
+        (None, Some(url::Host::Domain(d))) => Host::parse(&percent_decode(d)),
+        (None, Some(url::Host::Ipv4(ip))) => Host::Ip(ip.into()),
+        (None, Some(url::Host::Ipv6(ip))) => Host::Ip(ip.into()),
+    };
+    let database = percent_decode(url.path().trim_start_matches('/'));
+    Ok(Target {
+        kind: TargetKind::MySql,
+        source: source.to_owned(),
+        endpoints: vec![Endpoint {
+            host,
+            port: url.port().unwrap_or(3306),
+        }],
+        database: (!database.is_empty()).then_some(database),
+        user: (!url.username().is_empty()).then(|| percent_decode(url.username())),
+        password: url.password().map(|p| Secret(percent_decode(p))),
+        options: None,
+        sslmode: None,
+        redis_url: None,
+        masked: mask(conn),
+    })
 }
 
 fn resolve_redis(conn: &str, source: &str) -> Result<Target, String> {
@@ -698,6 +818,46 @@ mod tests {
     }
 
     #[test]
+    fn mysql_and_sqlite() {
+        let t = Target::parse("mysql://root:pw@DB.example.org/app_test").unwrap();
+        assert_eq!(t.kind(), TargetKind::MySql);
+        assert_eq!(t.id(), "mysql://db.example.org:3306/app_test");
+        let t = Target::parse("mariadb://root@127.0.0.1:3307/x?socket=/run/mysqld.sock").unwrap();
+        assert_eq!(
+            t.endpoints()[0].host,
+            Host::Socket("/run/mysqld.sock".into())
+        );
+        for (conn, path) in [
+            ("sqlite:data/test.db", "data/test.db"),
+            ("sqlite://data/test.db?mode=rwc", "data/test.db"),
+            ("sqlite::memory:", ":memory:"),
+        ] {
+            let t = Target::parse(conn).unwrap();
+            assert_eq!(t.endpoints()[0].host, Host::File(path.into()), "{conn}");
+            assert!(t.endpoints()[0].host.is_local());
+        }
+    }
+
+    #[test]
+    fn pgpass_supplies_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(
+            &file,
+            "# comment\nother:*:*:*:nope\n127.0.0.1:5433:*:app:pa\\:ss\n*:*:*:*:fallback\n",
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let env = [("PGPASSFILE", file)];
+        let t = pg("postgres://app@127.0.0.1:5433/x", &env);
+        assert_eq!(t.password, Some(Secret("pa:ss".into())));
+        let t = pg("postgres://bob@127.0.0.1:5433/x", &env);
+        assert_eq!(t.password, Some(Secret("fallback".into())));
+        let t = pg("postgres://app:given@127.0.0.1:5433/x", &env);
+        assert_eq!(t.password, Some(Secret("given".into())));
+    }
+
+    #[test]
     fn keyword_value_strings() {
         let pairs = parse_keyword_value(r"host=h  dbname = 'my \'db\'' password=a\ b").unwrap();
         assert_eq!(
@@ -738,11 +898,11 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("hunter2"), "{err}");
-        let err = Target::parse("mysql://root:hunter2@h/db")
+        let err = Target::parse("mongodb://root:hunter2@h/db")
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("unsupported scheme `mysql`") && !err.contains("hunter2"),
+            err.contains("unsupported scheme `mongodb`") && !err.contains("hunter2"),
             "{err}"
         );
     }

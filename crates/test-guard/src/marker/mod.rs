@@ -40,13 +40,35 @@ pub(crate) fn validate_value(value: &str) -> Result<()> {
     }
 }
 
+/// Why a target's marker cannot be read by this build.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unsupported {
+    /// The backend exists behind this crate feature.
+    Feature(&'static str),
+    /// This kind of target has no marker (the text says why).
+    Kind(&'static str),
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Feature(feature) => write!(f, "the `{feature}` feature is off"),
+            Self::Kind(why) => f.write_str(why),
+        }
+    }
+}
+
 /// Whether this build can read markers of `kind`.
-pub(crate) fn supported(kind: TargetKind) -> Result<(), &'static str> {
+pub(crate) fn supported(kind: TargetKind) -> Result<(), Unsupported> {
     match kind {
         TargetKind::Postgres if cfg!(feature = "postgres") => Ok(()),
-        TargetKind::Postgres => Err("postgres"),
+        TargetKind::Postgres => Err(Unsupported::Feature("postgres")),
         TargetKind::Redis if cfg!(feature = "redis") => Ok(()),
-        TargetKind::Redis => Err("redis"),
+        TargetKind::Redis => Err(Unsupported::Feature("redis")),
+        TargetKind::MySql => Err(Unsupported::Kind(
+            "no live marker for MySQL targets; host and name rules decide",
+        )),
+        TargetKind::Sqlite => Err(Unsupported::Kind("a SQLite file is local")),
     }
 }
 
@@ -82,10 +104,20 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn disabled(target: &Target, feature: &'static str) -> Error {
-    Error::FeatureDisabled {
-        target: target.to_string(),
-        feature,
+fn unsupported(target: &Target) -> Error {
+    match supported(target.kind) {
+        Err(Unsupported::Feature(feature)) => Error::FeatureDisabled {
+            target: target.to_string(),
+            feature,
+        },
+        Err(Unsupported::Kind(why)) => Error::Marker {
+            target: target.to_string(),
+            reason: why.to_owned(),
+        },
+        Ok(()) => Error::Marker {
+            target: target.to_string(),
+            reason: "no backend".to_owned(),
+        },
     }
 }
 
@@ -95,10 +127,10 @@ pub(crate) async fn read(target: &Target, cfg: &Config) -> Result<MarkerReading>
         TargetKind::Postgres => postgres::read(target, cfg).await,
         #[cfg(feature = "redis")]
         TargetKind::Redis => redis::read(target, cfg).await,
-        #[allow(unreachable_patterns, reason = "reachable when a feature is off")]
-        kind => {
+        #[allow(unreachable_patterns, reason = "reachable for kinds without a backend")]
+        _ => {
             let _ = cfg;
-            Err(disabled(target, supported(kind).err().unwrap_or("?")))
+            Err(unsupported(target))
         }
     }
 }
@@ -112,10 +144,10 @@ async fn write(target: &Target, cfg: &Config, value: Option<&str>) -> Result<()>
         TargetKind::Postgres => postgres::write(target, cfg, value).await,
         #[cfg(feature = "redis")]
         TargetKind::Redis => redis::write(target, cfg, value).await,
-        #[allow(unreachable_patterns, reason = "reachable when a feature is off")]
-        kind => {
+        #[allow(unreachable_patterns, reason = "reachable for kinds without a backend")]
+        _ => {
             let _ = (cfg, value);
-            Err(disabled(target, supported(kind).err().unwrap_or("?")))
+            Err(unsupported(target))
         }
     }
 }

@@ -43,7 +43,7 @@ fn config(target: &Target, cfg: &Config) -> tokio_postgres::Config {
     let mut pg = tokio_postgres::Config::new();
     for endpoint in &target.endpoints {
         match &endpoint.host {
-            Host::Socket(dir) => pg.host_path(dir),
+            Host::Socket(dir) | Host::File(dir) => pg.host_path(dir),
             Host::Ip(ip) => pg.host(ip.to_string()),
             Host::Name(name) => pg.host(name),
         };
