@@ -239,10 +239,12 @@ fn startup(tree: &Path, tool: &Tool) -> Started {
     let sentinel = tree.join("src/sentinel.css");
     let t0 = Instant::now();
     let child = spawn_watcher(tool, tree, &fifo);
-    // Touch a file every 5 ms until the watcher acts on it: "ready" is the first run.
+    // Touch a file every 20 ms until the watcher acts on it: "ready" is the first run.
+    // 20 ms is above our 10 ms quiet gap (closer writes would merge into one growing batch
+    // until the 250 ms cap) and below watchexec's 50 ms window.
     let ready = loop {
         std::fs::write(&sentinel, "x").unwrap();
-        if let Ok(at) = rx.recv_timeout(Duration::from_millis(5)) {
+        if let Ok(at) = rx.recv_timeout(Duration::from_millis(20)) {
             break at - t0;
         }
         assert!(

@@ -222,6 +222,7 @@ impl Watch {
             watched: HashSet::new(),
             debounce: Debounce::new(self.debounce, self.max_wait),
             pending: ChangeSet::new(),
+            hits: 0,
         };
         watcher.watch_roots(None)?;
         if self.poll.is_none() {
@@ -250,6 +251,8 @@ pub struct Watcher {
     watched: HashSet<PathBuf>,
     debounce: Debounce,
     pending: ChangeSet,
+    /// Relevant paths seen so far (repeats included); tells `absorb` to restart the gap.
+    hits: u64,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -353,7 +356,7 @@ impl Watcher {
             tracing::warn!("file-system event queue overflowed: rescanning everything");
             return self.rescan();
         }
-        let before = self.pending.len();
+        let before = self.hits;
         match event.kind {
             // Reads and opens (the build command reading its sources) are not changes.
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => self.changed_files(&event),
@@ -381,16 +384,23 @@ impl Watcher {
                 }
             }
         }
-        if self.pending.len() != before {
+        // Every relevant event restarts the quiet gap, even for a path already pending:
+        // a file still being written must not be built half-way.
+        if self.hits != before {
             self.debounce.record(Instant::now());
         }
         Ok(())
     }
 
+    fn hit(&mut self, path: impl Into<PathBuf>) {
+        self.hits += 1;
+        self.pending.insert(path);
+    }
+
     fn changed_files(&mut self, event: &notify::Event) {
         for path in &event.paths {
             if self.filter.keep_file(path) {
-                self.pending.insert(path.clone());
+                self.hit(path.clone());
             }
         }
     }
@@ -404,7 +414,7 @@ impl Watcher {
                 self.watched.retain(|w| !w.starts_with(path));
                 // The backend may already have dropped it (inotify does): nothing to undo.
                 let _ = self.backend.unwatch(path);
-                self.pending.insert(path);
+                self.hit(path);
             }
             return Ok(());
         }
@@ -418,7 +428,7 @@ impl Watcher {
             self.watch_tree(&dir, None)?;
         }
         if self.filter.keep_file(path) {
-            self.pending.insert(path);
+            self.hit(path);
         }
         Ok(())
     }
@@ -431,7 +441,7 @@ impl Watcher {
         self.watch_tree(path, Some(&mut files))?;
         for file in files {
             if self.filter.keep_file(&file) {
-                self.pending.insert(file);
+                self.hit(file);
             }
         }
         Ok(())

@@ -162,6 +162,45 @@ async fn a_thousand_rapid_writes_give_few_runs_and_the_last_state_is_built() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_written_in_pieces_is_one_batch_after_the_last_piece() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = canonical(&dir);
+    let file = root.join("bundle.js");
+    // Pieces 20 ms apart, quiet gap 100 ms: every piece restarts the gap, so the batch
+    // comes only once the writer is done (the pauses are the scenario: a slow writer).
+    let watch = Watch::builder()
+        .path(&root)
+        .debounce(Duration::from_millis(100))
+        .max_wait(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut watcher = watch.start().unwrap();
+    let writer = {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&file).unwrap();
+            for i in 0..10 {
+                writeln!(f, "piece {i}").unwrap();
+                f.flush().unwrap();
+                #[allow(clippy::disallowed_methods, reason = "a slow writer is the scenario")]
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let batch = next_batch(&mut watcher).await;
+    assert!(
+        writer.is_finished(),
+        "batch released while the file was still being written"
+    );
+    assert_eq!(read(&file).lines().count(), 10);
+    assert_eq!(names(&batch, &root), BTreeSet::from(["bundle.js".into()]));
+    writer.await.unwrap();
+    let extra = tokio::time::timeout(Duration::from_millis(400), watcher.next()).await;
+    assert!(extra.is_err(), "a second batch for one write: {extra:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignored_places_never_trigger_and_are_never_watched() {
     let dir = tempfile::tempdir().unwrap();
     let root = canonical(&dir);
