@@ -23,6 +23,13 @@ fn example(name: &str) -> Command {
             .current_dir(&workspace)
             .args([
                 "build",
+                "--package",
+                "preflight",
+                // Only this crate's feature: the other crates of the workspace are not
+                // built (or broken) by this test.
+                "--no-default-features",
+                "--features",
+                "readiness",
                 "--example",
                 "wait-for",
                 "--example",
