@@ -304,21 +304,22 @@ impl Guard {
             .iter()
             .map(|e| e.host.rule_text())
             .collect();
-        if target.kind == TargetKind::Postgres
+        let named_databases = matches!(target.kind, TargetKind::Postgres | TargetKind::MySql);
+        if named_databases
             && let Some(db) = &target.database
             && let Some(rule) = cfg.test_databases.iter().find(|p| p.matches(db))
         {
             return Verdict::Allowed(format!("database `{db}` matches test pattern `{rule}`"));
         }
         let names: Vec<&str> = cfg.test_databases.iter().map(|p| p.as_str()).collect();
-        Verdict::Unknown(match target.kind {
-            TargetKind::Postgres => format!(
+        Verdict::Unknown(match named_databases {
+            true => format!(
                 "host `{}` is neither local nor allowlisted, and database `{}` is not named like a test database ({})",
                 hosts.join(","),
                 target.database.as_deref().unwrap_or(""),
                 names.join(", ")
             ),
-            _ => format!(
+            false => format!(
                 "host `{}` is neither local nor allowlisted",
                 hosts.join(",")
             ),
@@ -408,7 +409,12 @@ impl Guard {
                 ),
                 Verdict::Unknown(why) => (
                     Status::Failed,
-                    format!("{why}, and the server carries no test marker"),
+                    match marker::supported(t.kind) {
+                        Err(marker::Unsupported::Kind(_)) => {
+                            format!("{why}, and no marker can vouch for it")
+                        }
+                        _ => format!("{why}, and the server carries no test marker"),
+                    },
                 ),
             };
             failed |= target_status == Status::Failed;

@@ -22,8 +22,39 @@ fn fixture_lock() -> File {
 
 const PRODUCTION: &str = "postgres://app:hunter2@db.prod.example.com:5432/app";
 
+/// A working copy of the committed fixture under `CARGO_TARGET_TMPDIR`, with the path
+/// dependency made absolute and the workspace's `Cargo.lock`, so `--offline` resolves to
+/// exactly the versions the workspace build already fetched. Files are only rewritten when
+/// they change, which keeps rebuilds incremental. Call it holding [`fixture_lock`].
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guarded")
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = crate_dir.join("tests/fixtures/guarded");
+    let copy = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-guard-fixture/crate");
+    let write = |rel: &str, contents: String| {
+        let dest = copy.join(rel);
+        if std::fs::read_to_string(&dest).ok().as_deref() != Some(contents.as_str()) {
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::write(&dest, contents).unwrap();
+        }
+    };
+    for rel in ["build.rs", "src/lib.rs", "tests/guarded.rs"] {
+        write(rel, std::fs::read_to_string(source.join(rel)).unwrap());
+    }
+    let manifest = std::fs::read_to_string(source.join("Cargo.toml"))
+        .unwrap()
+        .replace(
+            "\"../../..\"",
+            &format!("{:?}", crate_dir.display().to_string()),
+        );
+    write("Cargo.toml", manifest);
+    let lock = crate_dir.join("../../Cargo.lock");
+    if let Ok(lock) = std::fs::read_to_string(lock) {
+        // Cargo prunes what the fixture does not use; only seed it when absent.
+        if !copy.join("Cargo.lock").exists() {
+            write("Cargo.lock", lock);
+        }
+    }
+    copy
 }
 
 /// Runs `cargo <args>` on the fixture with exactly the given FIXTURE_* variables.
@@ -36,7 +67,7 @@ fn cargo(args: &[&str], vars: &[(&str, &str)]) -> Output {
         .arg("--offline")
         .env(
             "CARGO_TARGET_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-guard-fixture"),
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-guard-fixture/target"),
         );
     for (name, _) in std::env::vars() {
         if name.starts_with("FIXTURE_")
