@@ -138,6 +138,13 @@ impl DevConfig {
     /// Builds the supervisor. Every problem (bad duration, unknown policy, missing path,
     /// duplicate name) is reported at once, each naming its key.
     pub fn supervisor(&self) -> Result<Supervisor> {
+        self.builder()?.build()
+    }
+
+    /// The supervisor's builder, for settings the file does not hold (for example
+    /// [`SupervisorBuilder::handle_signals`]). Validated like [`DevConfig::supervisor`]:
+    /// when this succeeds, `build()` does too.
+    pub fn builder(&self) -> Result<SupervisorBuilder> {
         let mut problems = Vec::new();
         let mut builder = Supervisor::builder();
         builder = self.apply_settings(builder, &mut problems);
@@ -182,8 +189,9 @@ impl DevConfig {
             let command = self.command(&p.command, p.cwd.as_deref(), &p.env, &key, &mut problems);
             builder = builder.process(ProcessSpec::new(&p.name, command).restart(restart));
         }
-        match builder.build() {
-            Ok(s) if problems.is_empty() => Ok(s),
+        // A trial build adds the builder's own checks (names, rules) to the list.
+        match builder.clone().build() {
+            Ok(_) if problems.is_empty() => Ok(builder),
             Ok(_) => Err(Error::Config { problems }),
             Err(Error::Config { problems: more }) => {
                 problems.extend(more);

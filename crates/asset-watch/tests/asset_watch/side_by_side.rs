@@ -330,3 +330,59 @@ fn hitting_the_inotify_watch_limit_is_an_error_naming_the_sysctl() {
     assert!(text.contains("fs.inotify.max_user_watches"), "{text}");
     assert_eq!(out.status.code(), Some(1), "{text}");
 }
+
+/// `DevConfig` end to end, in process: paths and commands are relative to the file's
+/// directory, `env` reaches the command, and kill-others on exit ends the watch job.
+#[cfg(feature = "config")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dev_toml_runs_relative_to_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let path = dir.path().join("dev.toml");
+    std::fs::write(
+        &path,
+        r#"
+        [settings]
+        kill_others = "on-exit"
+        color = "never"
+
+        [[watch]]
+        name = "build"
+        paths = ["src"]
+        command = "echo built >> build.log"
+
+        [[process]]
+        name = "once"
+        command = "until [ -s build.log ]; do sleep 0.01; done; printf '%s' \"$GREETING\" > greeting.txt; exit 6"
+        env = { GREETING = "hello" }
+        "#,
+    )
+    .unwrap();
+    // No signal handlers: they would outlive the test and keep Ctrl-C from the harness.
+    let supervisor = preflight_asset_watch::DevConfig::from_file(&path)
+        .unwrap()
+        .builder()
+        .unwrap()
+        .handle_signals(false)
+        .build()
+        .unwrap();
+    let outcome = tokio::time::timeout(crate::support::PATIENCE, supervisor.run())
+        .await
+        .expect("the supervisor must end when `once` exits")
+        .unwrap();
+    assert_eq!(outcome.exit_code(), 6);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("greeting.txt")).unwrap(),
+        "hello"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("build.log")).unwrap(),
+        "built\n"
+    );
+    let build = outcome
+        .processes
+        .iter()
+        .find(|p| p.name == "build")
+        .unwrap();
+    assert!(build.stopped, "{build:?}");
+}
