@@ -65,7 +65,7 @@
 //!
 //! - `postgres`: live PostgreSQL markers (tokio-postgres, no TLS: a target requiring TLS
 //!   cannot be asked and is refused).
-//! - `redis`: live Redis markers (redis on tokio).
+//! - `redis`: live Redis markers (redis on tokio, no TLS: `rediss://` targets are refused).
 //! - `test-binary`: `guard_test_binary!` (re-exports `ctor`).
 //! - `full`: all of the above.
 //!

@@ -21,6 +21,14 @@
 /// [`REFUSED_EXIT_CODE`](crate::REFUSED_EXIT_CODE); a misconfigured guard exits with
 /// [`CONFIG_ERROR_EXIT_CODE`](crate::CONFIG_ERROR_EXIT_CODE). Needs the `test-binary`
 /// feature.
+///
+/// Under nextest the check runs in every test process and in the `--list` phase (a
+/// refusal there stops the run before any test): with a live PostgreSQL marker that is one
+/// short connection, about 5 ms on loopback, per test. For a single check per run, use the
+/// `guard` example as a nextest setup script as well.
+///
+/// The crate using it may `deny(unsafe_code)` but not `forbid` it: `ctor` must
+/// `allow(unsafe_code)` for the link section that runs the hook.
 #[macro_export]
 macro_rules! guard_test_binary {
     () => {
