@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use preflight_asset_watch::{Command, Job, Watch};
 
 const TREE: &str = "/tmp/asset-watch-bench-tree";
-const SAVES: usize = 40;
+const SAVES: usize = 30;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -44,14 +44,16 @@ fn main() {
         None => println!("watchexec: not found, only our figures are printed"),
     }
 
-    println!("\n## 1. save -> command started, {SAVES} saves, default settings");
+    println!("\n## 1. save -> command started, {SAVES} saves per editor style, default settings");
     let small = tempfile::tempdir().expect("tempdir");
     std::fs::write(small.path().join("app.css"), "a{}").unwrap();
-    let ours = latency(small.path(), &Tool::Ours(Vec::new()));
-    print_latency("preflight (debounce 10 ms)", &ours);
-    if let Some(w) = &watchexec {
-        let theirs = latency(small.path(), &Tool::Watchexec(w.clone(), Vec::new()));
-        print_latency("watchexec 2.8 (debounce 50 ms)", &theirs);
+    for style in [Save::InPlace, Save::Atomic, Save::Vim] {
+        let ours = latency(small.path(), &Tool::Ours(Vec::new()), style);
+        print_latency(&format!("preflight, {}", style.name()), &ours);
+        if let Some(w) = &watchexec {
+            let theirs = latency(small.path(), &Tool::Watchexec(w.clone(), Vec::new()), style);
+            print_latency(&format!("watchexec 2.8, {}", style.name()), &theirs);
+        }
     }
 
     let secs: u64 = std::env::var("ASSET_WATCH_IDLE_SECS")
@@ -164,7 +166,50 @@ struct Latency {
     runs_per_save: Vec<usize>,
 }
 
-fn latency(dir: &Path, tool: &Tool) -> Latency {
+/// How an editor saves a file.
+#[derive(Debug, Clone, Copy)]
+enum Save {
+    /// Truncate and write (VS Code, nano).
+    InPlace,
+    /// Write a temporary file, rename it over the original (JetBrains, many tools).
+    Atomic,
+    /// Vim's default: probe file `4913`, rename to a `~` backup, write anew, delete the
+    /// backup.
+    Vim,
+}
+
+impl Save {
+    fn name(self) -> &'static str {
+        match self {
+            Self::InPlace => "in-place save",
+            Self::Atomic => "atomic save",
+            Self::Vim => "vim save",
+        }
+    }
+
+    fn save(self, file: &Path, content: &str) {
+        let dir = file.parent().unwrap();
+        match self {
+            Self::InPlace => std::fs::write(file, content).unwrap(),
+            Self::Atomic => {
+                let tmp = dir.join(".app.css.tmp");
+                std::fs::write(&tmp, content).unwrap();
+                std::fs::rename(&tmp, file).unwrap();
+            }
+            Self::Vim => {
+                let probe = dir.join("4913");
+                std::fs::write(&probe, "").unwrap();
+                std::fs::remove_file(&probe).unwrap();
+                let backup = dir.join("app.css~");
+                std::fs::rename(file, &backup).unwrap();
+                std::fs::write(file, content).unwrap();
+                std::fs::remove_file(&backup).unwrap();
+            }
+        }
+    }
+}
+
+fn latency(dir: &Path, tool: &Tool, style: Save) -> Latency {
     let fifo_dir = tempfile::tempdir().unwrap();
     let fifo = make_fifo(fifo_dir.path());
     let rx = fifo_reader(&fifo);
@@ -182,7 +227,7 @@ fn latency(dir: &Path, tool: &Tool) -> Latency {
     let mut runs_per_save = Vec::new();
     for i in 0..SAVES {
         let t0 = Instant::now();
-        std::fs::write(&file, format!("a{{color:#{i:06}}}")).unwrap();
+        style.save(&file, &format!("a{{color:#{i:06}}}"));
         let started = rx
             .recv_timeout(Duration::from_secs(10))
             .expect("no run after a save");
