@@ -551,6 +551,43 @@ impl Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the connection strings look like, no report shows a password.
+        #[test]
+        fn no_report_shows_a_password(
+            scheme in "(postgres|postgresql|redis|rediss|mysql|mongodb|sqlite)",
+            host in "[a-z0-9.-]{0,20}(:[0-9a-z]{0,6})?",
+            password in "Pw[A-Za-z0-9]{10,14}",
+            db in "[a-z_]{0,10}",
+            keyword in any::<bool>(),
+        ) {
+            let url = if keyword {
+                format!("host={host} password={password} dbname={db}")
+            } else {
+                format!("{scheme}://user:{password}@{host}/{db}")
+            };
+            let env = [
+                ("DATABASE_URL", url.as_str()),
+                ("REDIS_URL", url.as_str()),
+                ("PGPASSWORD", password.as_str()),
+            ];
+            let text = match Guard::default().check_static_with(&env) {
+                Ok(c) => format!("{c}{c:?}"),
+                Err(r) => format!("{r}{r:?}"),
+            };
+            prop_assert!(!text.contains(&password), "{}", text);
+        }
+
+        /// Arbitrary values in every variable the guard reads never make it panic.
+        #[test]
+        fn check_never_panics(values in proptest::collection::vec("\\PC{0,40}", 7)) {
+            let names = ["DATABASE_URL", "REDIS_URL", "PGHOST", "PGPORT", "PGHOSTADDR", "PGDATABASE", "PREFLIGHT_GUARD_ALLOW"];
+            let env: Vec<(&str, &str)> = names.iter().copied().zip(values.iter().map(String::as_str)).collect();
+            let _ = Guard::default().check_static_with(&env.as_slice());
+        }
+    }
 
     fn failed(guard: &Guard, env: &[(&str, &str)]) -> Vec<(Layer, String)> {
         match guard.check_static_with(&env) {

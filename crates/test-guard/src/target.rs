@@ -616,7 +616,10 @@ fn read_service(service: &str, env: &dyn Env) -> Result<Vec<(String, String)>, S
 
 /// `sqlite:path`, `sqlite://path`, `sqlite::memory:` (sqlx's forms): a local file.
 fn sqlite(conn: &str, source: &str) -> Target {
-    let rest = &conn["sqlite:".len()..];
+    // A path has no password, but a confused URL may carry one: derive the path (shown in
+    // every report) from the masked form.
+    let masked = mask(conn);
+    let rest = masked.get("sqlite:".len()..).unwrap_or_default();
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let path = rest.split('?').next().unwrap_or(rest);
     Target {
@@ -632,7 +635,7 @@ fn sqlite(conn: &str, source: &str) -> Target {
         options: None,
         sslmode: None,
         redis_url: None,
-        masked: mask(conn),
+        masked,
     }
 }
 
