@@ -561,10 +561,12 @@ mod tests {
             host in "[a-z0-9.-]{0,20}(:[0-9a-z]{0,6})?",
             password in "Pw[A-Za-z0-9]{10,14}",
             db in "[a-z_]{0,10}",
-            keyword in any::<bool>(),
+            form in 0..3u8,
         ) {
-            let url = if keyword {
+            let url = if form == 0 {
                 format!("host={host} password={password} dbname={db}")
+            } else if form == 1 {
+                format!("user:{password}@{host}/{db}")
             } else {
                 format!("{scheme}://user:{password}@{host}/{db}")
             };

@@ -22,44 +22,68 @@ const SECRET_KEYS: &[&str] = &[
 /// ```
 #[must_use]
 pub fn mask(conn: &str) -> String {
-    if let Some((scheme, rest)) = conn.split_once("://") {
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        // The `@` normally sits in the authority; a password with an unescaped `/`, `?` or
-        // `#` pushes it further right, so fall back to the last `@` anywhere (over-masking a
-        // strange query beats leaking a password).
-        let at = rest[..authority_end].rfind('@').or_else(|| rest.rfind('@'));
-        match at {
-            Some(at) => {
-                let (userinfo, after) = rest.split_at(at);
-                let userinfo = match userinfo.split_once(':') {
-                    Some((user, _password)) => format!("{user}:***"),
-                    None => userinfo.to_owned(),
-                };
-                format!("{scheme}://{userinfo}{}", mask_tail(after))
+    let (prefix, rest) = match conn.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => {
+            if let Some(pairs) = keyword_pairs(conn) {
+                return mask_keywords(&pairs);
             }
-            None => format!("{scheme}://{}", mask_tail(rest)),
+            if conn.contains('=') && !conn.contains('@') {
+                // Looks like keywords but does not parse: we cannot tell where a password
+                // ends, so show nothing of it.
+                return "<unparseable connection string hidden>".to_owned();
+            }
+            // A URL without its scheme (`app:pw@db/app`): mask it like one.
+            (String::new(), conn)
         }
-    } else if conn.contains('=') {
-        match crate::target::parse_keyword_value(conn) {
-            Ok(pairs) => pairs
-                .iter()
-                .map(|(k, v)| {
-                    if is_secret_key(k) {
-                        format!("{k}=***")
-                    } else if v.is_empty() || v.contains([' ', '\'', '\\']) {
-                        format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
-                    } else {
-                        format!("{k}={v}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" "),
-            // Unparseable: we cannot tell where a password ends, so show nothing of it.
-            Err(_) => "<unparseable connection string hidden>".to_owned(),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    // The `@` normally sits in the authority; a password with an unescaped `/`, `?` or `#`
+    // pushes it further right, so fall back to the last `@` anywhere (over-masking a
+    // strange query beats leaking a password).
+    let at = rest[..authority_end].rfind('@').or_else(|| rest.rfind('@'));
+    match at {
+        Some(at) => {
+            let (userinfo, after) = rest.split_at(at);
+            let userinfo = match userinfo.split_once(':') {
+                Some((user, _password)) => format!("{user}:***"),
+                None => userinfo.to_owned(),
+            };
+            format!("{prefix}{userinfo}{}", mask_tail(after))
         }
-    } else {
-        conn.to_owned()
+        None => format!("{prefix}{}", mask_tail(rest)),
     }
+}
+
+/// The pairs of a libpq keyword/value string, or `None` when `conn` is not one (every key
+/// must be a plain identifier, so `app:pw@db/x?sslmode=require` is not taken for one).
+fn keyword_pairs(conn: &str) -> Option<Vec<(String, String)>> {
+    if !conn.contains('=') {
+        return None;
+    }
+    let pairs = crate::target::parse_keyword_value(conn).ok()?;
+    let plain = |k: &str| {
+        !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    pairs.iter().all(|(k, _)| plain(k)).then_some(pairs)
+}
+
+fn mask_keywords(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            if is_secret_key(k) {
+                format!("{k}=***")
+            } else if v.is_empty() || v.contains([' ', '\'', '\\']) {
+                format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn is_secret_key(key: &str) -> bool {
@@ -189,6 +213,18 @@ mod tests {
             prop_assert!(masked.contains("password=*** "), "{masked}");
             let (bare, quoted) = (format!("={password}"), format!("'{password}'"));
             prop_assert!(!masked.contains(&bare) && !masked.contains(&quoted));
+        }
+
+        /// Without a scheme too (a URL missing `postgres://`).
+        #[test]
+        fn schemeless_password_never_survives(
+            user in "[a-z]{1,8}",
+            password in "Pw[A-Za-z0-9!$&*+;=~_.-]{6,20}",
+            host in "[a-z0-9.-]{1,20}",
+            tail in "(/[a-z_0-9]{0,10})?(\\?[a-z=&]{0,20})?",
+        ) {
+            let masked = mask(&format!("{user}:{password}@{host}{tail}"));
+            prop_assert!(!masked.contains(&password), "{}", masked);
         }
 
         #[test]
