@@ -613,7 +613,13 @@ async fn run_watch(
         order: 0,
     };
     let started = Instant::now();
-    let mut watcher = match watch.start() {
+    // The walk blocks; keep it off the runtime's workers. (No child is spawned from this
+    // short-lived thread: children are always forked by the spawner thread.)
+    let walk = watch.clone();
+    let started_watch = tokio::task::spawn_blocking(move || walk.start())
+        .await
+        .unwrap_or_else(|e| Err(Error::config(format!("watch set-up panicked: {e}"))));
+    let mut watcher = match started_watch {
         Ok(w) => w,
         Err(e) => {
             output.status(&crate::filter::error_chain(&e));
