@@ -14,6 +14,11 @@ use crate::report::{Clearance, Refusal};
 /// `cargo::rerun-if-changed=FILE` for every existing file read, and on refusal one
 /// `cargo::error=` line per message line, which fails the build.
 ///
+/// Cargo reruns the script when one of those variables or files changes, not when a
+/// server's marker does: a build that passed stays cached until its inputs change (a
+/// refused build is always retried). Live markers are asked when the build-dependency has
+/// the `postgres` / `redis` feature.
+///
 /// ```no_run
 /// // build.rs
 /// use preflight_test_guard::{Guard, build_script};

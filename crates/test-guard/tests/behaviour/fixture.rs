@@ -111,6 +111,46 @@ fn build_helper_fails_the_build_for_a_production_target_and_passes_for_a_test_on
     assert!(!refused.status.success(), "{}", text(&refused.stderr));
 }
 
+#[test]
+fn build_helper_fails_the_build_for_a_live_production_marker() {
+    let pg = require!(PostgresServer::start());
+    pg.psql("postgres", "CREATE DATABASE test_build").unwrap();
+    pg.psql("postgres", "CREATE DATABASE test_prod").unwrap();
+    let clean = pg.url_for("postgres", "test_build");
+    let production = pg.url_for("postgres", "test_prod");
+    // Cargo reruns a build script when a variable it read changes, not when a server's
+    // marker does: mark first, then build.
+    mark(&production, "production");
+    let _lock = fixture_lock();
+    let build = |url: &str| {
+        cargo(
+            &["build"],
+            &[
+                ("FIXTURE_BUILD_DATABASE_URL", url),
+                ("FIXTURE_BUILD_LIVE", "1"),
+            ],
+        )
+    };
+    let refused = build(&production);
+    let stderr = text(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("is `production`"), "{stderr}");
+    let ok = build(&clean);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+}
+
+/// Marks the database at `url` through the crate's own helper.
+fn mark(url: &str, value: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(
+        preflight_test_guard::Guard::default().set_marker(&Target::parse(url).unwrap(), value),
+    )
+    .unwrap();
+}
+
 /// Runs the guarded test binary through `runner` and checks that it was stopped before its
 /// test ran (`refused`) or ran it (`!refused`).
 fn run_guarded(runner: &[&str], vars: &[(&str, &str)], refused: bool) -> String {
@@ -163,15 +203,7 @@ fn opt_in_scenarios(runner: &[&str]) {
         ("FIXTURE_DATABASE_URL", url.as_str()),
     ];
     run_guarded(runner, &vars, false);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(
-        preflight_test_guard::Guard::default()
-            .set_marker(&Target::parse(&url).unwrap(), "production"),
-    )
-    .unwrap();
+    mark(&url, "production");
     let stderr = run_guarded(runner, &vars, true);
     assert!(stderr.contains("is `production`"), "{stderr}");
 }
