@@ -386,3 +386,51 @@ async fn a_dev_toml_runs_relative_to_its_directory() {
         .unwrap();
     assert!(build.stopped, "{build:?}");
 }
+
+#[test]
+fn a_kernel_queue_overflow_becomes_a_rescan_run() {
+    // A real IN_Q_OVERFLOW: the supervisor is stopped (SIGSTOP) while far more events
+    // than fs.inotify.max_queued_events pile up in the kernel, then resumed.
+    let limit: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(16384);
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let watch = format!("w:{}=echo \"kind=$PREFLIGHT_CHANGE_KIND\"", src.display());
+    let mut child = supervise(dir.path(), &["--color", "never", "--watch", &watch])
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_line = |needle: &str| loop {
+        let line = rx
+            .recv_timeout(crate::support::PATIENCE)
+            .unwrap_or_else(|_| panic!("no line containing {needle:?}"));
+        if line.contains(needle) {
+            return;
+        }
+    };
+    wait_line("[w] kind=initial");
+    let pid = Pid::from_raw(child.id().cast_signed());
+    kill(pid, Signal::SIGSTOP).unwrap();
+    // Each new file is at least CREATE + MODIFY + CLOSE_WRITE (plus OPEN).
+    for i in 0..(limit / 2) {
+        std::fs::write(src.join(format!("f{i:05}.css")), "x").unwrap();
+    }
+    kill(pid, Signal::SIGCONT).unwrap();
+    wait_line("[w] events were lost: rebuilding everything");
+    wait_line("[w] kind=rescan");
+    kill(pid, Signal::SIGTERM).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+}

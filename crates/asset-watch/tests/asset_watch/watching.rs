@@ -386,8 +386,8 @@ fn futures_poll(watcher: &mut Watcher) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rescan_request_yields_a_rescan_batch() {
-    // The kernel queue cannot be overflowed on demand here (notify drains it on its own
-    // thread faster than a test can fill it); the overflow flag takes this same path.
+    // The library entry point behind the overflow path; a real kernel overflow is
+    // provoked in `side_by_side::a_kernel_queue_overflow_becomes_a_rescan_run`.
     let dir = tempfile::tempdir().unwrap();
     let root = canonical(&dir);
     let watch = Watch::builder().path(&root).build().unwrap();
