@@ -84,6 +84,7 @@
 mod dialect;
 mod error;
 mod finding;
+mod hash;
 mod lint;
 mod location;
 mod parse;

@@ -2,8 +2,7 @@
 //! over the lossless document. One pass, hash map for duplicates, adjacent comparison for
 //! order: linear in the file, whatever its size. Never reads a value into a message.
 
-use std::collections::HashMap;
-
+use crate::hash::FastMap;
 use crate::parse::{Item, ItemKind, RawEntry};
 use crate::{Document, Finding, Rule, Separator};
 
@@ -11,7 +10,8 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
     let mut out = Vec::new();
     let text = doc.text();
     let bytes = text.as_bytes();
-    let mut seen: HashMap<&str, u32> = HashMap::new();
+    let mut seen: FastMap<&str, u32> =
+        FastMap::with_capacity_and_hasher(doc.items.len(), Default::default());
     let mut prev_blank = false;
     let mut prev_key: Option<&str> = None;
     for item in &doc.items {

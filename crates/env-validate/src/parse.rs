@@ -146,7 +146,13 @@ impl<'a> Entry<'a> {
     /// Where the key is.
     #[must_use]
     pub fn location(&self) -> Location {
-        self.doc.location(self.raw.key.start)
+        // The key is on the item's first line: no search through the line table.
+        let start = self.item.range.start;
+        let col = self.doc.text[start..self.raw.key.start.max(start)]
+            .chars()
+            .count()
+            + 1;
+        Location::new(self.doc.name.clone(), self.item.line, to_u32(col))
     }
 
     pub(crate) fn snippet(&self, at: usize) -> Snippet {
@@ -171,6 +177,16 @@ impl Document {
         limits: &Limits,
     ) -> Self {
         let (text, invalid_utf8) = decode_utf8(bytes);
+        Self::from_text(name, text, invalid_utf8, dialect, limits)
+    }
+
+    fn from_text(
+        name: impl Into<Arc<str>>,
+        text: String,
+        invalid_utf8: Vec<usize>,
+        dialect: Dialect,
+        limits: &Limits,
+    ) -> Self {
         let line_starts = line_starts(&text);
         let items = lex(&text, &line_starts, dialect, limits);
         Self {
@@ -198,9 +214,15 @@ impl Document {
             });
         }
         let bytes = std::fs::read(path).map_err(io)?;
-        Ok(Self::parse_bytes(
+        // Valid UTF-8 (the usual case) becomes the document's text without a copy.
+        let (text, invalid_utf8) = match String::from_utf8(bytes) {
+            Ok(text) => (text, Vec::new()),
+            Err(e) => decode_utf8(e.as_bytes()),
+        };
+        Ok(Self::from_text(
             path.display().to_string(),
-            &bytes,
+            text,
+            invalid_utf8,
             dialect,
             limits,
         ))

@@ -3,10 +3,12 @@
 //! a finding; only I/O and size limits are errors. The process environment is read
 //! only when asked, and never written.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::hash::{FastMap, FastSet};
 use crate::values::{Source, Value};
 use crate::{
     Dialect, Document, Finding, Limits, Location, Reading, Report, Result, Rule, Schema, Values,
@@ -147,10 +149,10 @@ impl Validator {
         self
     }
 
-    fn load(&self, input: &Input) -> Result<Document> {
+    fn load<'a>(&self, input: &'a Input) -> Result<Cow<'a, Document>> {
         match input {
-            Input::Path(p) => Document::from_path(p, self.dialect, &self.limits),
-            Input::Doc(d) => Ok(d.clone()),
+            Input::Path(p) => Document::from_path(p, self.dialect, &self.limits).map(Cow::Owned),
+            Input::Doc(d) => Ok(Cow::Borrowed(d)),
         }
     }
 
@@ -184,21 +186,27 @@ impl Validator {
         let env = self.process_env.as_ref();
         let lookup = |name: &str| env.and_then(|e| e.get(name).cloned());
         let mut values = Values::default();
-        let mut in_files: HashSet<String> = HashSet::new();
+        let entry_count: usize = env_docs.iter().map(|d| d.items.len()).sum();
+        let mut in_files: FastSet<&str> =
+            FastSet::with_capacity_and_hasher(entry_count, Default::default());
+        values.map.reserve(entry_count + schema.keys.len());
         let mut extra: Vec<(String, Location)> = Vec::new();
-        let mut extra_seen: HashSet<String> = HashSet::new();
+        let mut extra_seen: FastSet<&str> = FastSet::default();
         for doc in &env_docs {
             findings.extend(doc.parse_findings());
             let readings = self.read(doc, &lookup, &mut findings);
-            let mut set_here: HashSet<&str> = HashSet::new();
+            let mut set_here: FastSet<&str> = FastSet::default();
+            if self.dialect.first_duplicate_wins() {
+                set_here.reserve(doc.items.len());
+            }
             for (entry, reading) in doc.entries().zip(readings) {
                 let key = entry.key();
-                in_files.insert(key.to_owned());
+                in_files.insert(key);
                 if !schema.is_empty()
                     && entry.separator().is_some()
                     && schema.report_extra
                     && schema.get(key).is_none()
-                    && extra_seen.insert(key.to_owned())
+                    && extra_seen.insert(key)
                 {
                     extra.push((key.to_owned(), entry.location()));
                 }
@@ -214,7 +222,6 @@ impl Validator {
                 if self.dialect.first_duplicate_wins() && !set_here.insert(key) {
                     continue;
                 }
-                set_here.insert(key);
                 values.map.insert(
                     key.to_owned(),
                     Value {
@@ -314,19 +321,29 @@ impl Validator {
             );
             return readings;
         }
-        let all = Dialect::read_all(doc, lookup);
         let mut picked = Vec::with_capacity(entries.len());
-        for i in 0..entries.len() {
-            let rs: [&Reading; 4] = [&all[0][i], &all[1][i], &all[2][i], &all[3][i]];
+        for (i, r) in crate::dialect::read_portable(doc, lookup)
+            .into_iter()
+            .enumerate()
+        {
+            let each = match r {
+                crate::dialect::PortableReading::Plain(v) => {
+                    picked.push(Reading::Value(v));
+                    continue;
+                }
+                crate::dialect::PortableReading::Each(each) => each,
+            };
+            let rs: [&Reading; 4] = [&each[0], &each[1], &each[2], &each[3]];
             if rs.iter().all(|r| *r == rs[0]) {
                 out.extend(problem(i, rs[0], Dialect::Portable));
             } else {
                 out.push(disagreement(&entries[i], &rs));
             }
+            // The first accepting loader's reading is the one validated.
             picked.push(
-                rs.iter()
+                each.into_iter()
                     .find(|r| matches!(r, Reading::Value(_)))
-                    .map_or(Reading::NoValue, |r| (*r).clone()),
+                    .unwrap_or(Reading::NoValue),
             );
         }
         duplicate_disagreements(&entries, &picked, out);
@@ -339,7 +356,7 @@ impl Validator {
         values: &mut Values,
         out: &mut Vec<Finding>,
         have_env_files: bool,
-        in_files: &HashSet<String>,
+        in_files: &FastSet<&str>,
     ) {
         let process_loc = || Location::new(PROCESS_ENV.into(), 0, 0);
         let value_loc = |v: &Value| match &v.source {
@@ -347,17 +364,24 @@ impl Validator {
             Source::ProcessEnv => Some(process_loc()),
             Source::Default => None,
         };
-        let mut missing_required: HashSet<&str> = HashSet::new();
+        let mut missing_required: FastSet<&str> = FastSet::default();
         for spec in schema.keys() {
             let key = spec.name.as_str();
-            let present = values
-                .map
-                .get(key)
-                .filter(|v| spec.allow_empty || !v.raw.is_empty());
-            if present.is_none() {
-                let was_empty = values.map.get(key).is_some_and(|v| v.raw.is_empty());
-                let empty_at = values.map.get(key).and_then(value_loc);
-                values.map.remove(key);
+            // One lookup in the common case (set, not empty).
+            let usable = match values.map.get_mut(key) {
+                Some(v) if spec.allow_empty || !v.raw.is_empty() => Some(v),
+                _ => None,
+            };
+            if let Some(v) = usable {
+                v.secret = spec.secret;
+                let loc = value_loc(v);
+                check_value(spec, v, loc, out);
+                continue;
+            }
+            {
+                let removed = values.map.remove(key);
+                let was_empty = removed.as_ref().is_some_and(|v| v.raw.is_empty());
+                let empty_at = removed.as_ref().and_then(value_loc);
                 if let Some(d) = &spec.default {
                     values.map.insert(
                         key.to_owned(),
@@ -389,37 +413,6 @@ impl Validator {
                     );
                 }
                 continue;
-            }
-            let Some(v) = values.map.get_mut(key) else {
-                continue;
-            };
-            v.secret = spec.secret;
-            let loc = value_loc(v);
-            match spec.ty.check(&v.raw) {
-                Ok(t) => v.typed = Some(t),
-                Err(why) => out.push(
-                    Finding::new(Rule::InvalidValue, format!("`{key}`: {why}"))
-                        .key(key)
-                        .at_opt(loc.clone())
-                        .help(format!("the schema declares `{}`", spec.ty)),
-                ),
-            }
-            if let Some(p) = &spec.pattern
-                && !p.is_match(&v.raw)
-            {
-                let shown = p
-                    .as_str()
-                    .strip_prefix("^(?:")
-                    .and_then(|s| s.strip_suffix(")$"))
-                    .unwrap_or(p.as_str());
-                out.push(
-                    Finding::new(
-                        Rule::InvalidValue,
-                        format!("`{key}` does not match the pattern `{shown}`"),
-                    )
-                    .key(key)
-                    .at_opt(loc),
-                );
             }
         }
         // Conditions see the typed values, so they run after every key is checked.
@@ -508,6 +501,42 @@ impl Validator {
     }
 }
 
+/// Type and pattern of one present value.
+fn check_value(
+    spec: &crate::KeySpec,
+    v: &mut Value,
+    loc: Option<Location>,
+    out: &mut Vec<Finding>,
+) {
+    let key = spec.name.as_str();
+    match spec.ty.check(&v.raw) {
+        Ok(t) => v.typed = Some(t),
+        Err(why) => out.push(
+            Finding::new(Rule::InvalidValue, format!("`{key}`: {why}"))
+                .key(key)
+                .at_opt(loc.clone())
+                .help(format!("the schema declares `{}`", spec.ty)),
+        ),
+    }
+    if let Some(p) = &spec.pattern
+        && !p.is_match(&v.raw)
+    {
+        let shown = p
+            .as_str()
+            .strip_prefix("^(?:")
+            .and_then(|s| s.strip_suffix(")$"))
+            .unwrap_or(p.as_str());
+        out.push(
+            Finding::new(
+                Rule::InvalidValue,
+                format!("`{key}` does not match the pattern `{shown}`"),
+            )
+            .key(key)
+            .at_opt(loc),
+        );
+    }
+}
+
 fn disagreement(entry: &crate::Entry<'_>, rs: &[&Reading; 4]) -> Finding {
     // Group loaders by identical reading; describe each group without its value.
     let mut groups: Vec<(Vec<&'static str>, &Reading)> = Vec::new();
@@ -587,8 +616,8 @@ fn duplicate_disagreements(
     picked: &[Reading],
     out: &mut Vec<Finding>,
 ) {
-    let mut first: HashMap<&str, usize> = HashMap::new();
-    let mut last: HashMap<&str, usize> = HashMap::new();
+    let mut first: FastMap<&str, usize> = FastMap::default();
+    let mut last: FastMap<&str, usize> = FastMap::default();
     for (i, e) in entries.iter().enumerate() {
         if matches!(picked[i], Reading::Value(_)) {
             first.entry(e.key()).or_insert(i);

@@ -1,11 +1,11 @@
 //! Typed access to the validated environment. Secret values are masked in `Debug`;
 //! reading them is explicit ([`Value::as_str`]).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::hash::FastMap;
 use crate::{Error, Location, Result, TypedValue};
 
 /// Where a value came from.
@@ -72,12 +72,12 @@ impl fmt::Debug for Value {
 /// environment; [`Values::apply_to`] hands the values to a child process instead.
 #[derive(Clone, Default)]
 pub struct Values {
-    pub(crate) map: BTreeMap<String, Value>,
+    pub(crate) map: FastMap<String, Value>,
 }
 
 impl fmt::Debug for Values {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.map.iter()).finish()
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -96,7 +96,9 @@ impl Values {
 
     /// Every variable, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.map.iter().map(|(k, v)| (k.as_str(), v))
+        let mut all: Vec<(&str, &Value)> = self.map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        all.sort_unstable_by_key(|(k, _)| *k);
+        all.into_iter()
     }
 
     /// Number of variables.

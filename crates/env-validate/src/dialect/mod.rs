@@ -10,12 +10,12 @@ mod node;
 mod python;
 mod render;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
 pub use render::Unrepresentable;
 
+use crate::hash::FastMap;
 use crate::parse::QuoteRules;
 use crate::{Document, Entry, Separator};
 
@@ -80,18 +80,79 @@ impl Reading {
 /// What the expansion of `$VAR` can see: the earlier entries of the same file and, when
 /// given, the process environment. Which one wins differs per loader.
 pub(crate) struct Vars<'a> {
-    pub(crate) file: HashMap<String, String>,
+    pub(crate) file: &'a FastMap<&'a str, Slot<'a>>,
     pub(crate) env: &'a dyn Fn(&str) -> Option<String>,
 }
 
+/// An earlier entry's value: borrowed from the file when every loader reads it as
+/// written, else this loader's reading.
+pub(crate) enum Slot<'d> {
+    Plain(&'d str),
+    Read(String),
+}
+
 impl Vars<'_> {
+    fn file(&self, name: &str) -> Option<String> {
+        match self.file.get(name)? {
+            Slot::Plain(s) => Some((*s).to_owned()),
+            Slot::Read(s) => Some(s.clone()),
+        }
+    }
+
     fn env_then_file(&self, name: &str) -> Option<String> {
-        (self.env)(name).or_else(|| self.file.get(name).cloned())
+        (self.env)(name).or_else(|| self.file(name))
     }
 
     fn file_then_env(&self, name: &str) -> Option<String> {
-        self.file.get(name).cloned().or_else(|| (self.env)(name))
+        self.file(name).or_else(|| (self.env)(name))
     }
+}
+
+/// Each loader's reading of one entry, or the one reading they all share.
+pub(crate) enum PortableReading {
+    /// A plain entry: every loader reads the text as written.
+    Plain(String),
+    /// `[dotenvy, compose, node, python]`.
+    Each([Reading; 4]),
+}
+
+/// Reads every entry with all four loaders in one pass, decoding only the entries that
+/// are not plain. Expansion state is kept per loader, and only when the file has a `$`.
+pub(crate) fn read_portable(
+    doc: &Document,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<PortableReading> {
+    let track = doc.text().contains('$');
+    let bom = doc.text().starts_with('\u{feff}');
+    let mut files: [FastMap<&str, Slot<'_>>; 4] = Default::default();
+    let mut out = Vec::with_capacity(doc.items.len());
+    for entry in doc.entries() {
+        if let Some(v) = plain_value(&entry).filter(|_| !(bom && entry.raw.key.start == 3)) {
+            if track {
+                for f in &mut files {
+                    f.insert(entry.key(), Slot::Plain(v));
+                }
+            }
+            out.push(PortableReading::Plain(v.to_owned()));
+            continue;
+        }
+        let each = [0, 1, 2, 3].map(|d| {
+            let vars = Vars {
+                file: &files[d],
+                env,
+            };
+            Dialect::LOADERS[d].read_one(&entry, &vars, bom)
+        });
+        if track {
+            for (f, r) in files.iter_mut().zip(&each) {
+                if let Reading::Value(v) = r {
+                    f.insert(entry.key(), Slot::Read(v.clone()));
+                }
+            }
+        }
+        out.push(PortableReading::Each(each));
+    }
+    out
 }
 
 impl Dialect {
@@ -151,29 +212,43 @@ impl Dialect {
         if self == Self::Portable {
             return portable_pick(Self::read_all(doc, env));
         }
-        let mut vars = Vars {
-            file: HashMap::new(),
-            env,
-        };
+        let track = doc.text().contains('$');
         let bom = doc.text().starts_with('\u{feff}');
-        doc.entries()
-            .map(|entry| {
-                let reading = if bom && self == Self::Dotenvy && entry.raw.key.start == 3 {
-                    // dotenvy 0.15.7 reads the BOM as part of the first key, which it rejects.
-                    Reading::Rejected(
-                        "dotenvy rejects a UTF-8 byte-order mark before the first key".to_owned(),
-                    )
-                } else {
-                    self.read_entry(&entry, &mut vars)
-                };
-                // Every loader's substitution table takes each line as it comes (even
-                // dotenvy's, whose *loading* keeps the first duplicate).
-                if let Reading::Value(v) = &reading {
-                    vars.file.insert(entry.key().to_owned(), v.clone());
+        let mut file: FastMap<&str, Slot<'_>> = FastMap::default();
+        let mut out: Vec<Reading> = Vec::with_capacity(doc.items.len());
+        for entry in doc.entries() {
+            let plain = plain_value(&entry).filter(|_| !(bom && entry.raw.key.start == 3));
+            let reading = match plain {
+                Some(v) => Reading::Value(v.to_owned()),
+                None => self.read_one(&entry, &Vars { file: &file, env }, bom),
+            };
+            // Every loader's substitution table takes each line as it comes (even
+            // dotenvy's, whose *loading* keeps the first duplicate).
+            if track {
+                match (plain, &reading) {
+                    (Some(v), _) => {
+                        file.insert(entry.key(), Slot::Plain(v));
+                    }
+                    (None, Reading::Value(v)) => {
+                        file.insert(entry.key(), Slot::Read(v.clone()));
+                    }
+                    _ => {}
                 }
-                reading
-            })
-            .collect()
+            }
+            out.push(reading);
+        }
+        out
+    }
+
+    /// One entry as this loader reads it (no plain-entry shortcut).
+    pub(crate) fn read_one(self, entry: &Entry<'_>, vars: &Vars<'_>, bom: bool) -> Reading {
+        if bom && self == Self::Dotenvy && entry.raw.key.start == 3 {
+            // dotenvy 0.15.7 reads the BOM as part of the first key, which it rejects.
+            return Reading::Rejected(
+                "dotenvy rejects a UTF-8 byte-order mark before the first key".to_owned(),
+            );
+        }
+        self.read_entry(entry, vars)
     }
 
     /// Each loader's readings: `[dotenvy, compose, node, python]`, each in file order.
@@ -182,7 +257,7 @@ impl Dialect {
         Self::LOADERS.map(|d| d.read(doc, env))
     }
 
-    fn read_entry(self, entry: &Entry<'_>, vars: &mut Vars<'_>) -> Reading {
+    fn read_entry(self, entry: &Entry<'_>, vars: &Vars<'_>) -> Reading {
         let key = entry.key();
         let sep = entry.separator();
         let raw = entry.raw_value();
@@ -200,6 +275,46 @@ impl Dialect {
     pub fn render_entry(self, key: &str, value: &str) -> Result<String, Unrepresentable> {
         render::render_entry(self, key, value)
     }
+}
+
+/// `KEY=value` where the key is `[A-Za-z_][A-Za-z0-9_]*` and the value has only
+/// characters no loader treats specially (no quotes, `#`, `$`, `\\`, whitespace): every
+/// loader reads the text as it is, so the per-loader scanners can be skipped. This is
+/// most lines of most files.
+fn plain_value<'a>(entry: &Entry<'a>) -> Option<&'a str> {
+    if entry.separator() != Some(Separator::Equals) {
+        return None;
+    }
+    let key = entry.key().as_bytes();
+    let key_ok = key
+        .first()
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        && key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    let raw = entry.raw_value();
+    let value_ok = raw.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'_' | b'.'
+                    | b'/'
+                    | b':'
+                    | b'@'
+                    | b'%'
+                    | b'+'
+                    | b','
+                    | b'-'
+                    | b'='
+                    | b'?'
+                    | b'&'
+                    | b'*'
+                    | b';'
+                    | b'~'
+                    | b'^'
+                    | b'|'
+                    | b'!'
+            )
+    });
+    (key_ok && value_ok).then_some(raw)
 }
 
 fn unreachable_portable() -> Reading {

@@ -70,7 +70,7 @@ fn quoted(t: &str, q: char) -> Option<&str> {
 }
 
 fn unescape(v: &str, q: char) -> String {
-    if q == '"' {
+    if q == '"' && v.contains('\\') {
         v.replace("\\n", "\n").replace("\\r", "\r")
     } else {
         v.to_owned()

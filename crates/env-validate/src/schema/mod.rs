@@ -5,7 +5,6 @@
 mod template;
 mod types;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use regex::Regex;
 pub(crate) use types::parse_bool;
 pub use types::{TypedValue, ValueType};
 
+use crate::hash::FastMap;
 use crate::{Error, Location, Result, Values};
 
 /// A condition on another key, as in `@required-if=DJANGO_ENV=production`.
@@ -158,7 +158,7 @@ impl fmt::Debug for CustomRule {
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
     pub(crate) keys: Vec<KeySpec>,
-    pub(crate) index: HashMap<String, usize>,
+    pub(crate) index: FastMap<String, usize>,
     pub(crate) rules: Vec<CustomRule>,
     /// Keys not in the schema are reported as `extra-key`.
     pub(crate) report_extra: bool,
@@ -205,6 +205,10 @@ impl Schema {
 
     /// Adds `other`'s keys and rules; a key declared in both takes `other`'s declaration.
     pub fn merge(&mut self, other: Schema) {
+        if self.keys.is_empty() && self.rules.is_empty() {
+            *self = other;
+            return;
+        }
         for k in other.keys {
             self.push(k);
         }

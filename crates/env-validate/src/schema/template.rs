@@ -2,14 +2,18 @@
 //! directly above an entry are its directives, other comment lines directly above it
 //! its description. A blank line ends a block, so section headers stay headers.
 
-use super::{Condition, KeySpec, Schema, ValueType, types};
-use crate::parse::ItemKind;
-use crate::{Dialect, Document, Finding, Reading, Rule};
+use std::borrow::Cow;
 
-/// One `@name` or `@name=value` with where it was written.
-struct Directive {
-    name: String,
-    value: Option<String>,
+use super::{Condition, KeySpec, Schema, ValueType, types};
+use crate::hash::FastMap;
+use crate::parse::ItemKind;
+use crate::{Dialect, Document, Entry, Finding, Reading, Rule};
+
+/// One `@name` or `@name=value` with where it was written, borrowed from the line
+/// unless it had to be unescaped.
+struct Directive<'a> {
+    name: Cow<'a, str>,
+    value: Option<Cow<'a, str>>,
     at: usize,
 }
 
@@ -21,16 +25,19 @@ impl Schema {
     /// the template's value the key's default.
     #[must_use]
     pub fn from_template(doc: &Document, dialect: Dialect) -> (Schema, Vec<Finding>) {
-        let readings = dialect.read(doc, &|_| None);
+        // Template values matter only for a bare `@default`: read them on first need.
+        let readings: std::cell::OnceCell<Vec<Reading>> = std::cell::OnceCell::new();
         let mut schema = Schema {
             report_extra: true,
             ..Schema::default()
         };
         let mut findings = Vec::new();
-        let mut pending: Vec<Directive> = Vec::new();
+        let mut pending: Vec<Directive<'_>> = Vec::new();
+        // Templates repeat a handful of types: parse each spelling once.
+        let mut types: FastMap<&str, Result<ValueType, String>> = FastMap::default();
         let mut description: Vec<String> = Vec::new();
         let mut entry_index = 0;
-        let orphan = |findings: &mut Vec<Finding>, pending: &mut Vec<Directive>| {
+        let orphan = |findings: &mut Vec<Finding>, pending: &mut Vec<Directive<'_>>| {
             for d in pending.drain(..) {
                 findings.push(
                     Finding::new(
@@ -56,11 +63,10 @@ impl Schema {
                         let base = item.range.start
                             + hash
                             + (line[hash..].len() - line[hash..].trim_start().len());
-                        match tokenize(body, base) {
-                            Ok(mut ds) => pending.append(&mut ds),
-                            Err((msg, at)) => findings.push(
+                        if let Err((msg, at)) = tokenize(body, base, &mut pending) {
+                            findings.push(
                                 Finding::new(Rule::InvalidDirective, msg).at(doc.location(at)),
-                            ),
+                            );
                         }
                     } else {
                         description.push(body.to_owned());
@@ -68,15 +74,24 @@ impl Schema {
                 }
                 ItemKind::Entry(raw) => {
                     let key = &doc.text()[raw.key.clone()];
-                    let reading = readings.get(entry_index);
+                    let needs_reading = pending
+                        .iter()
+                        .any(|d| d.name == "default" && d.value.is_none());
+                    let reading = if needs_reading {
+                        readings
+                            .get_or_init(|| dialect.read(doc, &|_| None))
+                            .get(entry_index)
+                    } else {
+                        None
+                    };
                     entry_index += 1;
                     let mut spec = KeySpec::new(key.to_owned());
-                    spec.declared_at = Some(doc.location(raw.key.start));
+                    spec.declared_at = Some(Entry { doc, item, raw }.location());
                     if !description.is_empty() {
                         spec.description = Some(std::mem::take(&mut description).join("\n"));
                     }
                     for d in pending.drain(..) {
-                        if let Err(msg) = apply(&mut spec, &d, reading) {
+                        if let Err(msg) = apply(&mut spec, &d, reading, &mut types) {
                             findings.push(
                                 Finding::new(Rule::InvalidDirective, msg)
                                     .key(key)
@@ -109,7 +124,12 @@ impl Schema {
     }
 }
 
-fn apply(spec: &mut KeySpec, d: &Directive, reading: Option<&Reading>) -> Result<(), String> {
+fn apply<'a>(
+    spec: &mut KeySpec,
+    d: &Directive<'a>,
+    reading: Option<&Reading>,
+    types: &mut FastMap<&'a str, Result<ValueType, String>>,
+) -> Result<(), String> {
     let need = |what: &str| -> Result<&str, String> {
         d.value
             .as_deref()
@@ -121,7 +141,7 @@ fn apply(spec: &mut KeySpec, d: &Directive, reading: Option<&Reading>) -> Result
             None => Ok(()),
         }
     };
-    match d.name.as_str() {
+    match d.name.as_ref() {
         "required" => {
             no_value()?;
             spec.required = true;
@@ -139,11 +159,19 @@ fn apply(spec: &mut KeySpec, d: &Directive, reading: Option<&Reading>) -> Result
             spec.allow_empty = true;
         }
         "type" => {
-            spec.ty = need("url(postgres)")?.parse::<ValueType>()?;
+            need("url(postgres)")?;
+            let text: &'a str = match &d.value {
+                Some(Cow::Borrowed(s)) => s,
+                _ => {
+                    spec.ty = need("url(postgres)")?.parse::<ValueType>()?;
+                    return Ok(());
+                }
+            };
+            spec.ty = types.entry(text).or_insert_with(|| text.parse()).clone()?;
         }
         "default" => {
             spec.default = Some(match &d.value {
-                Some(v) => v.clone(),
+                Some(v) => v.to_string(),
                 None => match reading {
                     Some(Reading::Value(v)) => v.clone(),
                     _ => return Err("bare `@default` needs a value on the key's line".to_owned()),
@@ -179,9 +207,12 @@ fn apply(spec: &mut KeySpec, d: &Directive, reading: Option<&Reading>) -> Result
 
 /// Splits `@a @b=value @c="quoted value" @type=url(x, y)` into directives. `base` is the
 /// byte offset of `body` in the document, for locations.
-fn tokenize(body: &str, base: usize) -> Result<Vec<Directive>, (String, usize)> {
+fn tokenize<'a>(
+    body: &'a str,
+    base: usize,
+    out: &mut Vec<Directive<'a>>,
+) -> Result<(), (String, usize)> {
     let b = body.as_bytes();
-    let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
         if b[i].is_ascii_whitespace() {
@@ -200,7 +231,12 @@ fn tokenize(body: &str, base: usize) -> Result<Vec<Directive>, (String, usize)> 
         while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b'_') {
             j += 1;
         }
-        let name = body[start..j].to_ascii_lowercase();
+        let raw_name = &body[start..j];
+        let name = if raw_name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(raw_name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(raw_name)
+        };
         if name.is_empty() {
             return Err(("`@` must be followed by a directive name".to_owned(), at));
         }
@@ -233,7 +269,7 @@ fn tokenize(body: &str, base: usize) -> Result<Vec<Directive>, (String, usize)> 
                         }
                     }
                 }
-                value = Some(v);
+                value = Some(Cow::Owned(v));
             } else {
                 let vs = j;
                 let mut depth = 0i32;
@@ -245,13 +281,13 @@ fn tokenize(body: &str, base: usize) -> Result<Vec<Directive>, (String, usize)> 
                     }
                     j += 1;
                 }
-                value = Some(body[vs..j].to_owned());
+                value = Some(Cow::Borrowed(&body[vs..j]));
             }
         }
         out.push(Directive { name, value, at });
         i = j;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

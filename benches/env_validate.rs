@@ -1,0 +1,208 @@
+//! env-validate figures (`cargo bench --bench env_validate`).
+//!
+//! 1. In-process, criterion: parse + lint + validate a generated 10,000-entry `.env`
+//!    against a 10,000-key annotated template (portable mode: every line read by all
+//!    four dialects), plus parse-only and the python dialect alone.
+//! 2. Linearity: the same full run at 1k / 10k / 100k entries (median of a few runs).
+//! 3. Whole process, side by side on the same files: the `validate-env` example (lint
+//!    only, like `dotenv-linter check`, and with the template) against
+//!    `dotenv-linter check` (4.0, `cargo install dotenv-linter`). Wall time, median of
+//!    several runs, measured with `std::time::Instant` around `Command::output`.
+//!    Build the example first: `cargo build --release --example validate-env`.
+//!
+//! Everything is local files and processes; no network.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use preflight::env_validate::{Dialect, Document, Validator};
+
+const TYPES: [&str; 5] = ["int(min=0)", "url(postgres)", "string", "bool", "port"];
+
+/// A realistic, lint-clean file: groups of 20 sorted keys under a comment, separated by
+/// blank lines, values of five kinds (some quoted).
+fn env_text(n: usize) -> String {
+    let mut s = String::with_capacity(n * 48);
+    for i in 0..n {
+        if i % 20 == 0 {
+            if i > 0 {
+                s.push('\n');
+            }
+            s.push_str(&format!("# group {}\n", i / 20));
+        }
+        let key = format!("KEY_{:06}", i);
+        let value = match i % 5 {
+            0 => format!("{}", i * 7),
+            1 => format!("postgres://app@db{}.internal:5432/app", i % 97),
+            2 => format!("\"hello world {i}\""),
+            3 => ["true", "false"][i % 2].to_owned(),
+            _ => format!("{}", 1024 + i % 60000),
+        };
+        s.push_str(&format!("{key}={value}\n"));
+    }
+    s
+}
+
+/// The matching template: one `@type` directive per key.
+fn template_text(n: usize) -> String {
+    let mut s = String::with_capacity(n * 40);
+    for i in 0..n {
+        if i % 20 == 0 && i > 0 {
+            s.push('\n');
+        }
+        s.push_str(&format!(
+            "# @required @type={}\nKEY_{:06}=\n",
+            TYPES[i % 5],
+            i
+        ));
+    }
+    s
+}
+
+fn full_run(env: &str, template: &str, dialect: Dialect) -> usize {
+    let report = Validator::new()
+        .template_document(Document::parse(".env.example", template))
+        .env_document(Document::parse(".env", env))
+        .dialect(dialect)
+        .run()
+        .expect("in-memory run");
+    report.findings().len()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time_process(cmd: &mut Command, runs: usize) -> Option<Duration> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let out = cmd.output().ok()?;
+        times.push(start.elapsed());
+        // Exit 0 (clean) or 1 (findings) are both a completed check; anything else is not.
+        if !matches!(out.status.code(), Some(0 | 1)) {
+            eprintln!(
+                "  {:?} failed: {}",
+                cmd.get_program(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+    }
+    Some(median(times))
+}
+
+fn example_binary() -> Option<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let p = target.join("release/examples/validate-env");
+    p.exists().then_some(p)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    let env10k = env_text(10_000);
+    let tpl10k = template_text(10_000);
+    assert_eq!(
+        full_run(&env10k, &tpl10k, Dialect::Portable),
+        0,
+        "generated files must be clean"
+    );
+
+    let mut c = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    c.bench_function("parse 10k entries", |b| {
+        b.iter(|| {
+            Document::parse(".env", black_box(&env10k))
+                .entries()
+                .count()
+        })
+    });
+    c.bench_function(
+        "parse+lint+validate 10k entries, portable (4 dialects)",
+        |b| b.iter(|| full_run(black_box(&env10k), &tpl10k, Dialect::Portable)),
+    );
+    c.bench_function("parse+lint+validate 10k entries, python dialect", |b| {
+        b.iter(|| full_run(black_box(&env10k), &tpl10k, Dialect::Python))
+    });
+    c.final_summary();
+
+    println!("\nlinearity, in-process parse+lint+validate (portable), median of 5:");
+    for n in [1_000, 10_000, 100_000] {
+        let (env, tpl) = (env_text(n), template_text(n));
+        let t = median(
+            (0..5)
+                .map(|_| {
+                    let s = Instant::now();
+                    black_box(full_run(&env, &tpl, Dialect::Portable));
+                    s.elapsed()
+                })
+                .collect(),
+        );
+        println!(
+            "  {n:>7} entries: {}  ({:.0} ns/entry)",
+            ms(t),
+            t.as_nanos() as f64 / n as f64
+        );
+    }
+
+    println!("\nwhole process, same file, median wall time:");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = example_binary();
+    if example.is_none() {
+        println!(
+            "  validate-env: not built; run `cargo build --release --example validate-env` first"
+        );
+    }
+    let linter = Command::new("dotenv-linter")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !linter {
+        println!("  dotenv-linter: not installed; run `cargo install dotenv-linter`");
+    }
+    for n in [1_000, 3_000, 10_000, 100_000] {
+        let env = dir.path().join(format!("bench{n}.env"));
+        let tpl = dir.path().join(format!("bench{n}.env.example"));
+        std::fs::write(&env, env_text(n)).expect("write");
+        std::fs::write(&tpl, template_text(n)).expect("write");
+        let runs = if n >= 100_000 { 3 } else { 7 };
+        let mut line = format!("  {n:>7} entries:");
+        if let Some(bin) = &example {
+            if let Some(t) = time_process(Command::new(bin).arg("--env-file").arg(&env), runs) {
+                line.push_str(&format!("  validate-env lint {:>10}", ms(t)));
+            }
+            if let Some(t) = time_process(
+                Command::new(bin)
+                    .arg("--template")
+                    .arg(&tpl)
+                    .arg("--env-file")
+                    .arg(&env),
+                runs,
+            ) {
+                line.push_str(&format!("  validate-env +template {:>10}", ms(t)));
+            }
+        }
+        // dotenv-linter 4.0 is quadratic; 100k entries would take minutes.
+        if linter && n <= 10_000 {
+            let mut cmd = Command::new("dotenv-linter");
+            cmd.args(["check", "--skip-updates", "--quiet", "--plain"])
+                .arg(&env);
+            if let Some(t) = time_process(&mut cmd, if n >= 10_000 { 3 } else { runs }) {
+                line.push_str(&format!("  dotenv-linter check {:>10}", ms(t)));
+            }
+        }
+        println!("{line}");
+    }
+}
