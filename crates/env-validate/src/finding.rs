@@ -39,7 +39,7 @@ macro_rules! rules {
         /// A rule: the stable identity of a kind of finding.
         ///
         /// Ids are kebab-case and never change meaning once released; use them with
-        /// `--ignore` or [`LintOptions::ignore`](crate::LintOptions::ignore).
+        /// `--ignore` or [`Validator::ignore`](crate::Validator::ignore).
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum Rule {

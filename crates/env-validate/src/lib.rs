@@ -77,7 +77,7 @@
 //!
 //! # Crate features
 //!
-//! - `serde`: [`Values::deserialize`] into your own struct.
+//! - `serde`: `Values::deserialize` into your own struct (field names are the lowercased keys).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
