@@ -43,6 +43,12 @@ impl ChangeSet {
         self.paths.len()
     }
 
+    /// Whether `path` is listed.
+    #[must_use]
+    pub fn contains(&self, path: &Path) -> bool {
+        self.paths.contains(path)
+    }
+
     /// True when no path is listed (a rescan or the initial run may still list none).
     #[must_use]
     pub fn is_empty(&self) -> bool {

@@ -14,9 +14,11 @@ use serde::Deserialize;
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::job::{Job, OnBusy};
+use crate::outcome::Success;
 use crate::output::ColorChoice;
 use crate::process::{Stop, StopSignal};
-use crate::supervisor::{KillOthers, ProcessSpec, Restart, Success, Supervisor, SupervisorBuilder};
+use crate::restart::Restart;
+use crate::supervisor::{KillOthers, ProcessSpec, Supervisor, SupervisorBuilder};
 use crate::watcher::Watch;
 
 /// A parsed `dev.toml`.

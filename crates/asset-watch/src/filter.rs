@@ -30,20 +30,24 @@ pub(crate) const DEFAULT_IGNORED_DIRS: &[&str] = &[
 ];
 
 /// Files editors write beside the real one while saving (swap, backup, vim's `4913` probe,
-/// JetBrains' safe-write temporaries). They are never the change the user means.
-pub(crate) const DEFAULT_IGNORED_FILES: &[&str] = &[
-    "*.swp",
-    "*.swx",
-    "*.swo",
-    "*~",
-    ".#*",
-    "#*#",
-    "4913",
-    ".DS_Store",
-    "*___jb_tmp___",
-    "*___jb_old___",
-    "*.kate-swp",
-];
+/// JetBrains' safe-write temporaries). They are never the change the user means. Plain
+/// string tests, not globs: this runs for every event.
+pub(crate) fn is_editor_temp(name: &str) -> bool {
+    const SUFFIXES: &[&str] = &[
+        ".swp",
+        ".swx",
+        ".swo",
+        "~",
+        "___jb_tmp___",
+        "___jb_old___",
+        ".kate-swp",
+    ];
+    SUFFIXES.iter().any(|s| name.ends_with(s))
+        || name.starts_with(".#")
+        || (name.len() > 1 && name.starts_with('#') && name.ends_with('#'))
+        || name == "4913"
+        || name == ".DS_Store"
+}
 
 /// Names of per-directory ignore files, lowest precedence first.
 const IGNORE_FILES: &[&str] = &[".gitignore", ".ignore"];
@@ -164,7 +168,6 @@ pub(crate) struct Filter {
     roots: Vec<Root>,
     include: Globs,
     exclude: Globs,
-    builtin_files: Globs,
     extensions: Vec<String>,
     default_ignores: bool,
     vcs_ignores: bool,
@@ -178,7 +181,6 @@ impl Filter {
         let mut problems = Vec::new();
         let include = Globs::new(spec.include.iter().map(String::as_str), &mut problems);
         let exclude = Globs::new(spec.exclude.iter().map(String::as_str), &mut problems);
-        let builtin_files = Globs::new(DEFAULT_IGNORED_FILES.iter().copied(), &mut problems);
         if problems.len() == 1 {
             return Err(problems.remove(0));
         }
@@ -191,7 +193,6 @@ impl Filter {
             roots,
             include,
             exclude,
-            builtin_files,
             extensions: spec
                 .extensions
                 .iter()
@@ -322,7 +323,12 @@ impl Filter {
             // The user named this very file: no filter applies to it.
             return true;
         }
-        if self.default_ignores && self.builtin_files.matches_entry(rel, false) {
+        if self.default_ignores
+            && path
+                .file_name()
+                .and_then(OsStr::to_str)
+                .is_some_and(is_editor_temp)
+        {
             return false;
         }
         if self.exclude.matches(rel, false) {

@@ -71,8 +71,10 @@ mod debounce;
 mod error;
 mod filter;
 mod job;
+mod outcome;
 mod output;
 mod process;
+mod restart;
 mod spawner;
 mod supervisor;
 mod walk;
@@ -88,10 +90,9 @@ pub use job::{
     CHANGE_KIND_ENV, CHANGED_PATHS_ENV, CHANGED_PATHS_TRUNCATED_ENV, Job, JobBuilder, JobEvent,
     MAX_PATHS_ENV_BYTES, OnBusy, RunReport,
 };
+pub use outcome::{Outcome, ProcessOutcome, Success};
 pub use output::ColorChoice;
 pub use process::{Exit, Stop, StopSignal};
-pub use supervisor::{
-    KillOthers, Outcome, ProcessOutcome, ProcessSpec, Restart, Success, Supervisor,
-    SupervisorBuilder,
-};
+pub use restart::Restart;
+pub use supervisor::{KillOthers, ProcessSpec, Supervisor, SupervisorBuilder};
 pub use watcher::{DEFAULT_DEBOUNCE, DEFAULT_MAX_WAIT, Watch, WatchBuilder, Watcher};

@@ -17,51 +17,11 @@ use tokio::task::JoinSet;
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::job::{Job, JobEvent};
+use crate::outcome::{Outcome, ProcessOutcome, Success};
 use crate::output::{ColorChoice, Output, Sink, prefixes};
 use crate::process::{Exit, Running, Stop, StopSignal};
+use crate::restart::Restart;
 use crate::watcher::Watch;
-
-/// Which exits decide the supervisor's exit code (concurrently's `--success`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Success {
-    /// 0 if every process that ended on its own succeeded; otherwise the code of the
-    /// first that failed.
-    #[default]
-    All,
-    /// The code of the first process to end on its own.
-    First,
-    /// The code of the last process to end on its own.
-    Last,
-    /// The code of the named process (0 if it was stopped by the supervisor).
-    Named(String),
-    /// Like `All`, ignoring the named process.
-    AllExcept(String),
-}
-
-impl std::str::FromStr for Success {
-    type Err = Error;
-
-    /// `all`, `first`, `last`, `command-NAME`, `!command-NAME` (concurrently's syntax).
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "all" => Self::All,
-            "first" => Self::First,
-            "last" => Self::Last,
-            _ => {
-                if let Some(name) = s.strip_prefix("!command-") {
-                    Self::AllExcept(name.to_owned())
-                } else if let Some(name) = s.strip_prefix("command-") {
-                    Self::Named(name.to_owned())
-                } else {
-                    return Err(Error::config(format!(
-                        "unknown success condition `{s}` (use all, first, last, command-NAME or !command-NAME)"
-                    )));
-                }
-            }
-        })
-    }
-}
 
 /// When one process ending stops the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,68 +48,6 @@ impl std::str::FromStr for KillOthers {
                 "unknown kill-others mode `{other}` (use never, on-exit or on-failure)"
             ))),
         }
-    }
-}
-
-/// Restarting a process that failed (non-zero exit or killed by a signal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Restart {
-    /// How many restarts at most (`u32::MAX`: no limit).
-    pub tries: u32,
-    /// Delay before the first restart; doubled each time.
-    pub delay: Duration,
-    /// The delay never grows beyond this.
-    pub max_delay: Duration,
-}
-
-impl Restart {
-    /// Never restart (the default).
-    #[must_use]
-    pub fn never() -> Self {
-        Self {
-            tries: 0,
-            delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-
-    /// Restart up to `tries` times.
-    #[must_use]
-    pub fn tries(tries: u32) -> Self {
-        Self {
-            tries,
-            ..Self::never()
-        }
-    }
-
-    /// Restart without limit.
-    #[must_use]
-    pub fn forever() -> Self {
-        Self::tries(u32::MAX)
-    }
-
-    /// Sets the backoff: `delay` before the first restart, doubling up to `max_delay`.
-    #[must_use]
-    pub fn backoff(mut self, delay: Duration, max_delay: Duration) -> Self {
-        self.delay = delay;
-        self.max_delay = max_delay.max(delay);
-        self
-    }
-
-    /// The delay before restart number `n` (from 0).
-    #[must_use]
-    pub fn delay_for(&self, n: u32) -> Duration {
-        self.delay
-            .checked_mul(1u32.checked_shl(n).unwrap_or(u32::MAX))
-            .unwrap_or(self.max_delay)
-            .min(self.max_delay)
-    }
-}
-
-impl Default for Restart {
-    fn default() -> Self {
-        Self::never()
     }
 }
 
@@ -318,81 +216,6 @@ impl SupervisorBuilder {
             stop: self.stop,
             handle_signals: !self.no_signals,
         })
-    }
-}
-
-/// How one process or watch job ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ProcessOutcome {
-    /// Its name.
-    pub name: String,
-    /// How its (last) process ended; `None` for a watch job stopped cleanly or a process
-    /// that never started.
-    pub exit: Option<Exit>,
-    /// True when the supervisor stopped it (signal forwarded, kill-others).
-    pub stopped: bool,
-    /// Restarts made.
-    pub restarts: u32,
-    /// Position in the order of endings (0 first).
-    pub order: usize,
-}
-
-impl ProcessOutcome {
-    /// Ended by itself (not stopped by us) with a known status.
-    fn natural(&self) -> Option<Exit> {
-        if self.stopped { None } else { self.exit }
-    }
-}
-
-/// How the supervisor's run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Outcome {
-    /// One entry per process and watch job, in configuration order.
-    pub processes: Vec<ProcessOutcome>,
-    /// The signal that ended the run, if one did.
-    pub signal: Option<StopSignal>,
-    success: Success,
-}
-
-impl Outcome {
-    /// The exit code the supervisor should end with: 128 + the signal after a signal,
-    /// otherwise the code chosen by the [`Success`] rule (a real code, not just 0/1).
-    #[must_use]
-    pub fn exit_code(&self) -> i32 {
-        if let Some(sig) = self.signal {
-            return 128 + sig.number();
-        }
-        let mut by_order: Vec<&ProcessOutcome> = self.processes.iter().collect();
-        by_order.sort_by_key(|p| p.order);
-        let first_failure = |skip: Option<&str>| {
-            by_order
-                .iter()
-                .filter(|p| Some(p.name.as_str()) != skip)
-                .filter_map(|p| p.natural())
-                .find(|e| !e.success())
-                .map_or(0, Exit::code)
-        };
-        match &self.success {
-            Success::All => first_failure(None),
-            Success::AllExcept(name) => first_failure(Some(name)),
-            Success::First => by_order
-                .iter()
-                .find_map(|p| p.natural())
-                .map_or(0, Exit::code),
-            Success::Last => by_order
-                .iter()
-                .rev()
-                .find_map(|p| p.natural())
-                .map_or(0, Exit::code),
-            Success::Named(name) => self
-                .processes
-                .iter()
-                .find(|p| &p.name == name)
-                .and_then(ProcessOutcome::natural)
-                .map_or(0, Exit::code),
-        }
     }
 }
 
@@ -735,75 +558,6 @@ async fn recv(signals: &mut Option<Signals>) -> StopSignal {
 mod tests {
     use super::*;
 
-    fn outcome(success: Success, procs: &[(&str, Option<Exit>, bool, usize)]) -> Outcome {
-        Outcome {
-            processes: procs
-                .iter()
-                .map(|&(name, exit, stopped, order)| ProcessOutcome {
-                    name: name.into(),
-                    exit,
-                    stopped,
-                    restarts: 0,
-                    order,
-                })
-                .collect(),
-            signal: None,
-            success,
-        }
-    }
-
-    const OK: Option<Exit> = Some(Exit::Code(0));
-    const E3: Option<Exit> = Some(Exit::Code(3));
-    const KILLED: Option<Exit> = Some(Exit::Signal(9));
-
-    #[test]
-    fn all_returns_the_first_real_failure_code() {
-        let o = outcome(
-            Success::All,
-            &[
-                ("a", OK, false, 1),
-                ("b", E3, false, 2),
-                ("c", KILLED, false, 0),
-            ],
-        );
-        assert_eq!(o.exit_code(), 137);
-        let o = outcome(Success::All, &[("a", OK, false, 0), ("b", E3, false, 1)]);
-        assert_eq!(o.exit_code(), 3);
-        let o = outcome(
-            Success::All,
-            &[("a", OK, false, 0), ("b", Some(Exit::Signal(15)), true, 1)],
-        );
-        assert_eq!(o.exit_code(), 0, "processes we stopped are not failures");
-    }
-
-    #[test]
-    fn first_last_named_and_all_except() {
-        let procs = [
-            ("a", E3, false, 1),
-            ("b", OK, false, 0),
-            ("c", Some(Exit::Code(5)), false, 2),
-        ];
-        assert_eq!(outcome(Success::First, &procs).exit_code(), 0);
-        assert_eq!(outcome(Success::Last, &procs).exit_code(), 5);
-        assert_eq!(outcome(Success::Named("a".into()), &procs).exit_code(), 3);
-        assert_eq!(
-            outcome(Success::AllExcept("a".into()), &procs).exit_code(),
-            5
-        );
-        let procs = [("a", E3, false, 0), ("b", OK, false, 1)];
-        assert_eq!(
-            outcome(Success::AllExcept("a".into()), &procs).exit_code(),
-            0
-        );
-    }
-
-    #[test]
-    fn a_signal_wins_with_the_shell_code() {
-        let mut o = outcome(Success::All, &[("a", E3, false, 0)]);
-        o.signal = Some(StopSignal::Int);
-        assert_eq!(o.exit_code(), 130);
-    }
-
     #[test]
     fn success_and_kill_others_parse() {
         assert_eq!(
@@ -843,14 +597,6 @@ mod tests {
                 Success::AllExcept(name)
             );
         }
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let r = Restart::tries(10).backoff(Duration::from_millis(100), Duration::from_secs(1));
-        let d: Vec<u128> = (0..6).map(|n| r.delay_for(n).as_millis()).collect();
-        assert_eq!(d, [100, 200, 400, 800, 1000, 1000]);
-        assert_eq!(r.delay_for(40), Duration::from_secs(1));
     }
 
     #[test]

@@ -361,10 +361,16 @@ impl Watcher {
             // Reads and opens (the build command reading its sources) are not changes.
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => self.changed_files(&event),
             EventKind::Access(_) => {}
-            EventKind::Create(CreateKind::Folder)
-            | EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+            EventKind::Create(CreateKind::Folder) => {
                 for path in &event.paths {
-                    if path.is_dir() {
+                    self.new_dir(path)?;
+                }
+            }
+            // A rename target, or a creation as polling reports it: file or directory?
+            EventKind::Modify(ModifyKind::Name(RenameMode::To))
+            | EventKind::Create(CreateKind::Any | CreateKind::Other) => {
+                for path in &event.paths {
+                    if path.is_dir() && !self.watched.contains(path) {
                         self.new_dir(path)?;
                     } else {
                         self.changed_file(path)?;
@@ -375,12 +381,7 @@ impl Watcher {
             EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {}
             _ => {
                 for path in &event.paths {
-                    if path.is_dir() && !self.watched.contains(path) {
-                        // Polling reports new directories as plain creations.
-                        self.new_dir(path)?;
-                    } else {
-                        self.changed_file(path)?;
-                    }
+                    self.changed_file(path)?;
                 }
             }
         }
@@ -399,7 +400,7 @@ impl Watcher {
 
     fn changed_files(&mut self, event: &notify::Event) {
         for path in &event.paths {
-            if self.filter.keep_file(path) {
+            if self.pending.contains(path) || self.filter.keep_file(path) {
                 self.hit(path.clone());
             }
         }
@@ -427,7 +428,8 @@ impl Watcher {
             let dir = dir.to_path_buf();
             self.watch_tree(&dir, None)?;
         }
-        if self.filter.keep_file(path) {
+        // A file changes in several events (create, write, close): judge it once.
+        if self.pending.contains(path) || self.filter.keep_file(path) {
             self.hit(path);
         }
         Ok(())
