@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::hash::{FastMap, FastSet};
-use crate::values::{Source, Value};
+use crate::values::{Origin, Value};
 use crate::{
     Dialect, Document, Finding, Limits, Location, Reading, Report, Result, Rule, Schema, Values,
     lint,
@@ -187,12 +187,18 @@ impl Validator {
         let lookup = |name: &str| env.and_then(|e| e.get(name).cloned());
         let mut values = Values::default();
         let entry_count: usize = env_docs.iter().map(|d| d.items.len()).sum();
-        let mut in_files: FastSet<&str> =
-            FastSet::with_capacity_and_hasher(entry_count, Default::default());
+        // Drift (template keys absent from every env file) needs the set of keys seen.
+        let track_drift = !schema.keys.is_empty();
+        let mut in_files: FastSet<&str> = FastSet::with_capacity_and_hasher(
+            if track_drift { entry_count } else { 0 },
+            Default::default(),
+        );
         values.map.reserve(entry_count + schema.keys.len());
         let mut extra: Vec<(String, Location)> = Vec::new();
         let mut extra_seen: FastSet<&str> = FastSet::default();
-        for doc in &env_docs {
+        values.files = env_docs.iter().map(|d| d.name_arc().clone()).collect();
+        for (doc_index, doc) in env_docs.iter().enumerate() {
+            let doc_index = u32::try_from(doc_index).unwrap_or(u32::MAX);
             findings.extend(doc.parse_findings());
             let readings = self.read(doc, &lookup, &mut findings);
             let mut set_here: FastSet<&str> = FastSet::default();
@@ -201,7 +207,9 @@ impl Validator {
             }
             for (entry, reading) in doc.entries().zip(readings) {
                 let key = entry.key();
-                in_files.insert(key);
+                if track_drift {
+                    in_files.insert(key);
+                }
                 if !schema.is_empty()
                     && entry.separator().is_some()
                     && schema.report_extra
@@ -228,7 +236,14 @@ impl Validator {
                         raw,
                         typed: None,
                         secret: false,
-                        source: Source::File(entry.location()),
+                        origin: {
+                            let (line, col) = entry.line_col();
+                            Origin::File {
+                                file: doc_index,
+                                line,
+                                col,
+                            }
+                        },
                     },
                 );
             }
@@ -243,7 +258,7 @@ impl Validator {
                             raw: v.clone(),
                             typed: None,
                             secret: false,
-                            source: Source::ProcessEnv,
+                            origin: Origin::ProcessEnv,
                         },
                     );
                 }
@@ -359,10 +374,13 @@ impl Validator {
         in_files: &FastSet<&str>,
     ) {
         let process_loc = || Location::new(PROCESS_ENV.into(), 0, 0);
-        let value_loc = |v: &Value| match &v.source {
-            Source::File(l) => Some(l.clone()),
-            Source::ProcessEnv => Some(process_loc()),
-            Source::Default => None,
+        let files = values.files.clone();
+        let value_loc = |v: &Value| match v.origin {
+            Origin::File { file, line, col } => {
+                Some(Location::new(files.get(file as usize)?.clone(), line, col))
+            }
+            Origin::ProcessEnv => Some(process_loc()),
+            Origin::Default => None,
         };
         let mut missing_required: FastSet<&str> = FastSet::default();
         for spec in schema.keys() {
@@ -389,7 +407,7 @@ impl Validator {
                             raw: d.clone(),
                             typed: spec.ty.check(d).ok(),
                             secret: spec.secret,
-                            source: Source::Default,
+                            origin: Origin::Default,
                         },
                     );
                 } else if spec.required {
@@ -616,17 +634,24 @@ fn duplicate_disagreements(
     picked: &[Reading],
     out: &mut Vec<Finding>,
 ) {
-    let mut first: FastMap<&str, usize> = FastMap::default();
-    let mut last: FastMap<&str, usize> = FastMap::default();
+    // key -> (first, last) entry with a value.
+    let mut seen: FastMap<&str, (usize, usize)> =
+        FastMap::with_capacity_and_hasher(entries.len(), Default::default());
     for (i, e) in entries.iter().enumerate() {
         if matches!(picked[i], Reading::Value(_)) {
-            first.entry(e.key()).or_insert(i);
-            last.insert(e.key(), i);
+            seen.entry(e.key())
+                .and_modify(|(_, l)| *l = i)
+                .or_insert((i, i));
         }
     }
-    for (key, &f) in &first {
-        let l = last[key];
-        if f != l && picked[f] != picked[l] {
+    let mut dups: Vec<(&str, usize, usize)> = seen
+        .into_iter()
+        .filter(|&(_, (f, l))| f != l && picked[f] != picked[l])
+        .map(|(k, (f, l))| (k, f, l))
+        .collect();
+    dups.sort_unstable_by_key(|&(_, _, l)| l);
+    for (key, f, l) in dups {
+        {
             let e = &entries[l];
             out.push(
                 Finding::new(
@@ -637,7 +662,7 @@ fn duplicate_disagreements(
                         e.line()
                     ),
                 )
-                .key(*key)
+                .key(key)
                 .at(e.location())
                 .help("keep one entry per key"),
             );

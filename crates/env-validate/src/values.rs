@@ -20,13 +20,22 @@ pub enum Source {
     Default,
 }
 
+/// Where a value came from, compactly: the file is an index into [`Values`]' file list,
+/// so recording it costs no allocation or reference count per entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    File { file: u32, line: u32, col: u32 },
+    ProcessEnv,
+    Default,
+}
+
 /// One variable's value.
 #[derive(Clone)]
 pub struct Value {
     pub(crate) raw: String,
     pub(crate) typed: Option<TypedValue>,
     pub(crate) secret: bool,
-    pub(crate) source: Source,
+    pub(crate) origin: Origin,
 }
 
 impl Value {
@@ -47,12 +56,6 @@ impl Value {
     pub fn is_secret(&self) -> bool {
         self.secret
     }
-
-    /// Where it came from.
-    #[must_use]
-    pub fn source(&self) -> &Source {
-        &self.source
-    }
 }
 
 impl fmt::Debug for Value {
@@ -63,7 +66,7 @@ impl fmt::Debug for Value {
         } else {
             d.field("raw", &self.raw).field("typed", &self.typed);
         }
-        d.field("source", &self.source).finish()
+        d.field("origin", &self.origin).finish()
     }
 }
 
@@ -73,6 +76,7 @@ impl fmt::Debug for Value {
 #[derive(Clone, Default)]
 pub struct Values {
     pub(crate) map: FastMap<String, Value>,
+    pub(crate) files: Vec<std::sync::Arc<str>>,
 }
 
 impl fmt::Debug for Values {
@@ -86,6 +90,27 @@ impl Values {
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.map.get(key)
+    }
+
+    /// Where a variable's value came from.
+    #[must_use]
+    pub fn source(&self, key: &str) -> Option<Source> {
+        self.map.get(key).map(|v| self.source_of(v))
+    }
+
+    pub(crate) fn source_of(&self, v: &Value) -> Source {
+        match v.origin {
+            Origin::File { file, line, col } => {
+                let name = self
+                    .files
+                    .get(file as usize)
+                    .cloned()
+                    .unwrap_or_else(|| "".into());
+                Source::File(Location::new(name, line, col))
+            }
+            Origin::ProcessEnv => Source::ProcessEnv,
+            Origin::Default => Source::Default,
+        }
     }
 
     /// The raw string of a variable.
@@ -220,7 +245,7 @@ mod tests {
                 raw: "hunter2".into(),
                 typed: Some(TypedValue::String("hunter2".into())),
                 secret: true,
-                source: Source::ProcessEnv,
+                origin: Origin::ProcessEnv,
             },
         );
         values.map.insert(
@@ -229,7 +254,7 @@ mod tests {
                 raw: "80".into(),
                 typed: Some(TypedValue::Port(80)),
                 secret: false,
-                source: Source::Default,
+                origin: Origin::Default,
             },
         );
         let dbg = format!("{values:?}");

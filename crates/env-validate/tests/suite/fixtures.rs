@@ -426,7 +426,7 @@ fn process_env_wins_and_rust_rules_run() {
         Some("<process environment>".to_owned())
     );
     assert!(matches!(
-        bad.values().get("MIN_POOL").unwrap().source(),
+        bad.values().source("MIN_POOL").unwrap(),
         preflight_env_validate::Source::ProcessEnv
     ));
 }
