@@ -33,7 +33,7 @@ fn env_text(n: usize) -> String {
             }
             s.push_str(&format!("# group {}\n", i / 20));
         }
-        let key = format!("KEY_{:06}", i);
+        let key = format!("KEY_{i:06}");
         let value = match i % 5 {
             0 => format!("{}", i * 7),
             1 => format!("postgres://app@db{}.internal:5432/app", i % 97),
@@ -53,11 +53,8 @@ fn template_text(n: usize) -> String {
         if i % 20 == 0 && i > 0 {
             s.push('\n');
         }
-        s.push_str(&format!(
-            "# @required @type={}\nKEY_{:06}=\n",
-            TYPES[i % 5],
-            i
-        ));
+        let ty = TYPES[i % 5];
+        s.push_str(&format!("# @required @type={ty}\nKEY_{i:06}=\n"));
     }
     s
 }

@@ -505,3 +505,26 @@ fn the_shipped_sample_template_is_clean_and_complete() {
         r.render(preflight_env_validate::Format::Human)
     );
 }
+
+#[test]
+fn unreadable_and_oversized_files_are_tool_errors_naming_the_file() {
+    let missing = Validator::new()
+        .env_file(fixture("nope.env"))
+        .run()
+        .expect_err("missing file");
+    assert!(matches!(missing, preflight_env_validate::Error::Io { .. }));
+    assert!(missing.to_string().contains("nope.env"), "{missing}");
+    let big = Validator::new()
+        .env_file(fixture("schema/app.env"))
+        .limits(preflight_env_validate::Limits::default().max_file_bytes(16))
+        .run()
+        .expect_err("over the limit");
+    assert!(
+        matches!(
+            big,
+            preflight_env_validate::Error::FileTooLarge { limit: 16, .. }
+        ),
+        "{big}"
+    );
+    assert!(big.to_string().contains("app.env"), "{big}");
+}
