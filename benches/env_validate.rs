@@ -124,14 +124,16 @@ fn main() {
             Document::parse(".env", black_box(&env10k))
                 .entries()
                 .count()
-        })
+        });
     });
     c.bench_function(
         "parse+lint+validate 10k entries, portable (4 dialects)",
-        |b| b.iter(|| full_run(black_box(&env10k), &tpl10k, Dialect::Portable)),
+        |b| {
+            b.iter(|| full_run(black_box(&env10k), &tpl10k, Dialect::Portable));
+        },
     );
     c.bench_function("parse+lint+validate 10k entries, python dialect", |b| {
-        b.iter(|| full_run(black_box(&env10k), &tpl10k, Dialect::Python))
+        b.iter(|| full_run(black_box(&env10k), &tpl10k, Dialect::Python));
     });
     c.final_summary();
 
