@@ -57,6 +57,20 @@ fn live_checks(c: &mut Criterion) {
             c.bench_function("check with PostgreSQL marker on loopback (async)", |b| {
                 b.iter(|| rt.block_on(guard.check_with(black_box(&env))).is_ok());
             });
+            // The floor: what one bare connection and query cost on this server.
+            c.bench_function("baseline: tokio-postgres connect + SELECT 1", |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                            .await
+                            .unwrap();
+                        let task = tokio::spawn(conn);
+                        client.simple_query("SELECT 1").await.unwrap();
+                        drop(client);
+                        let _ = task.await;
+                    });
+                });
+            });
             c.bench_function(
                 "check with PostgreSQL marker on loopback (blocking: thread + runtime)",
                 |b| b.iter(|| guard.check_blocking_with(black_box(&env)).is_ok()),
