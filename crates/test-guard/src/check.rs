@@ -446,6 +446,9 @@ impl Guard {
         // findings so the report reads layer by layer.
         findings.sort_by_key(|f| f.layer);
         findings.extend(plan.actor);
+        for f in &findings {
+            tracing::debug!(layer = %f.layer, status = ?f.status, target = f.target.as_deref(), "{}", f.message);
+        }
         Report {
             findings,
             override_var: cfg.override_var.clone(),
