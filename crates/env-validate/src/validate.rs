@@ -392,8 +392,7 @@ impl Validator {
             };
             if let Some(v) = usable {
                 v.secret = spec.secret;
-                let loc = value_loc(v);
-                check_value(spec, v, loc, out);
+                check_value(spec, v, &value_loc, out);
                 continue;
             }
             {
@@ -520,10 +519,11 @@ impl Validator {
 }
 
 /// Type and pattern of one present value.
+/// `loc` is called only when there is something to report.
 fn check_value(
     spec: &crate::KeySpec,
     v: &mut Value,
-    loc: Option<Location>,
+    loc: &dyn Fn(&Value) -> Option<Location>,
     out: &mut Vec<Finding>,
 ) {
     let key = spec.name.as_str();
@@ -532,7 +532,7 @@ fn check_value(
         Err(why) => out.push(
             Finding::new(Rule::InvalidValue, format!("`{key}`: {why}"))
                 .key(key)
-                .at_opt(loc.clone())
+                .at_opt(loc(v))
                 .help(format!("the schema declares `{}`", spec.ty)),
         ),
     }
@@ -550,7 +550,7 @@ fn check_value(
                 format!("`{key}` does not match the pattern `{shown}`"),
             )
             .key(key)
-            .at_opt(loc),
+            .at_opt(loc(v)),
         );
     }
 }

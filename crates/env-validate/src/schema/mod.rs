@@ -194,12 +194,12 @@ impl Schema {
     }
 
     pub(crate) fn push(&mut self, spec: KeySpec) {
-        match self.index.get(&spec.name) {
-            Some(&i) => self.keys[i] = spec,
-            None => {
-                self.index.insert(spec.name.clone(), self.keys.len());
-                self.keys.push(spec);
-            }
+        let next = self.keys.len();
+        let i = *self.index.entry(spec.name.clone()).or_insert(next);
+        if i == next {
+            self.keys.push(spec);
+        } else {
+            self.keys[i] = spec;
         }
     }
 

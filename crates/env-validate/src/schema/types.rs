@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
@@ -34,7 +35,7 @@ pub(crate) enum Kind {
     },
     Port,
     Url {
-        schemes: Vec<String>,
+        schemes: Arc<[String]>,
     },
     Host,
     Email,
@@ -42,14 +43,14 @@ pub(crate) enum Kind {
         min: Option<Duration>,
         max: Option<Duration>,
     },
-    Enum(Vec<String>),
+    Enum(Arc<[String]>),
     Path {
         exists: bool,
         absolute: bool,
     },
     Json,
     List {
-        item: Box<ValueType>,
+        item: Arc<ValueType>,
         sep: char,
     },
 }
@@ -148,7 +149,11 @@ impl ValueType {
     #[must_use]
     pub fn url(schemes: &[&str]) -> Self {
         Self::of(Kind::Url {
-            schemes: schemes.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            schemes: schemes
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect::<Vec<_>>()
+                .into(),
         })
     }
 
@@ -197,7 +202,7 @@ impl ValueType {
     #[must_use]
     pub fn list(item: ValueType, sep: char) -> Self {
         Self::of(Kind::List {
-            item: Box::new(item),
+            item: Arc::new(item),
             sep,
         })
     }
@@ -433,7 +438,7 @@ impl fmt::Display for ValueType {
                     .collect(),
             ),
             Kind::Port => ("port", vec![]),
-            Kind::Url { schemes } => ("url", schemes.clone()),
+            Kind::Url { schemes } => ("url", schemes.to_vec()),
             Kind::Host => ("host", vec![]),
             Kind::Email => ("email", vec![]),
             Kind::Duration { min, max } => (
@@ -446,7 +451,7 @@ impl fmt::Display for ValueType {
                 .flatten()
                 .collect(),
             ),
-            Kind::Enum(c) => ("enum", c.clone()),
+            Kind::Enum(c) => ("enum", c.to_vec()),
             Kind::Path { exists, absolute } => (
                 "path",
                 [
