@@ -37,7 +37,12 @@ fn fixture() -> PathBuf {
             std::fs::write(&dest, contents).unwrap();
         }
     };
-    for rel in ["build.rs", "src/lib.rs", "tests/guarded.rs"] {
+    for rel in [
+        "build.rs",
+        "src/lib.rs",
+        "src/bin/service.rs",
+        "tests/guarded.rs",
+    ] {
         write(rel, std::fs::read_to_string(source.join(rel)).unwrap());
     }
     let manifest = std::fs::read_to_string(source.join("Cargo.toml"))
@@ -149,6 +154,44 @@ fn mark(url: &str, value: &str) {
         preflight_test_guard::Guard::default().set_marker(&Target::parse(url).unwrap(), value),
     )
     .unwrap();
+}
+
+#[test]
+fn enforce_stops_a_service_main_before_it_starts() {
+    let pg = require!(PostgresServer::start());
+    pg.psql("postgres", "CREATE DATABASE app").unwrap();
+    let url = pg.url_for("postgres", "app");
+    let _lock = fixture_lock();
+    let run = |vars: &[(&str, &str)]| cargo(&["run", "--quiet", "--bin", "service"], vars);
+    let vars = [
+        ("FIXTURE_FLAG", "1"),
+        ("FIXTURE_DATABASE_URL", url.as_str()),
+    ];
+
+    let started = run(&vars);
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    assert_eq!(text(&started.stdout), "service started\n");
+
+    mark(&url, "production");
+    let refused = run(&vars);
+    let (stdout, stderr) = (text(&refused.stdout), text(&refused.stderr));
+    assert_eq!(
+        refused.status.code(),
+        Some(preflight_test_guard::REFUSED_EXIT_CODE),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("is `production`"), "{stderr}");
+
+    // The override names the one target, and the clearance says so on stderr.
+    let id = format!("postgres://127.0.0.1:{}/app", pg.port());
+    let overridden = run(&[
+        ("FIXTURE_FLAG", "1"),
+        ("FIXTURE_DATABASE_URL", url.as_str()),
+        ("PREFLIGHT_GUARD_ALLOW", id.as_str()),
+    ]);
+    assert!(overridden.status.success(), "{}", text(&overridden.stderr));
+    assert!(text(&overridden.stderr).contains("ONLY BECAUSE OF AN OVERRIDE"));
 }
 
 /// Runs the guarded test binary through `runner` and checks that it was stopped before its
