@@ -24,7 +24,7 @@
 //! the line to type. Passwords never appear in any message.
 //!
 //! ```
-//! use preflight_test_guard::{Guard, Layer, Status};
+//! use preflight_test_guard::{Guard, Layer};
 //!
 //! let guard = Guard::builder().flag("TESTING_IN_DOCKER").build()?;
 //!

@@ -1,0 +1,381 @@
+//! What a connection string really points at. A target is resolved the way the client will
+//! resolve it: for PostgreSQL that means libpq's rules (URL or keyword/value string, then the
+//! service file, then `PG*` variables, then built-in defaults), because an exported `PGHOST`
+//! silently redirecting `DATABASE_URL=postgres:///app_test` is exactly how test suites reach
+//! production. Resolution never touches the network.
+
+mod libpq;
+mod urls;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::mask::mask;
+
+pub(crate) use libpq::{PG_TARGET_VARS, parse_keyword_value};
+use libpq::{parse_postgres_url, resolve_postgres};
+use urls::{resolve_mysql, resolve_redis, sqlite};
+
+/// The kind of server a target names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TargetKind {
+    /// PostgreSQL (and anything speaking its wire protocol).
+    Postgres,
+    /// Redis (and Valkey).
+    Redis,
+    /// MySQL / MariaDB: host and name rules only, no live marker.
+    MySql,
+    /// A SQLite file: always local.
+    Sqlite,
+}
+
+impl TargetKind {
+    /// `postgres` or `redis`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Redis => "redis",
+            Self::MySql => "mysql",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a connection goes: a host name, an IP address, or a Unix socket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Host {
+    /// A DNS name, lower-cased.
+    Name(String),
+    /// An IP address.
+    Ip(IpAddr),
+    /// A Unix-domain socket (a directory for PostgreSQL, a file for Redis and MySQL).
+    Socket(PathBuf),
+    /// A database file (SQLite).
+    File(PathBuf),
+}
+
+impl Host {
+    fn parse(raw: &str) -> Self {
+        if raw.starts_with('/') || raw.starts_with('@') {
+            return Self::Socket(PathBuf::from(raw));
+        }
+        Self::Name(raw.to_ascii_lowercase()).normalised()
+    }
+
+    /// A name that is really an address literal becomes [`Host::Ip`].
+    pub(crate) fn normalised(self) -> Self {
+        match self {
+            Self::Name(name) => {
+                let bare = name.trim_start_matches('[').trim_end_matches(']');
+                match bare.parse::<IpAddr>() {
+                    Ok(ip) => Self::Ip(ip),
+                    Err(_) => Self::Name(name),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Loopback addresses (`127.0.0.0/8`, `::1`, IPv4-mapped loopback), `localhost` and
+    /// `*.localhost` (RFC 6761), and Unix sockets. Note that an SSH tunnel also looks like
+    /// loopback: that is why the live marker is asked even for loopback targets.
+    #[must_use]
+    pub fn is_local(&self) -> bool {
+        match self {
+            Self::Ip(IpAddr::V4(ip)) => ip.is_loopback(),
+            Self::Ip(IpAddr::V6(ip)) => {
+                ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
+            Self::Name(name) => name == "localhost" || name.ends_with(".localhost"),
+            Self::Socket(_) | Self::File(_) => true,
+        }
+    }
+
+    /// The text host rules are matched against: the name, the address, or the socket path.
+    #[must_use]
+    pub fn rule_text(&self) -> String {
+        match self {
+            Self::Name(n) => n.clone(),
+            Self::Ip(ip) => ip.to_string(),
+            Self::Socket(p) | Self::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Name(n) => f.write_str(n),
+            Self::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
+            Self::Ip(ip) => write!(f, "{ip}"),
+            Self::Socket(p) | Self::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// One host and port of a target (libpq targets may list several).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Endpoint {
+    /// Where the connection goes (for PostgreSQL, `hostaddr` when given, as libpq does).
+    pub host: Host,
+    /// The TCP port, or the socket's port suffix for PostgreSQL sockets.
+    pub port: u16,
+}
+
+/// A password or secret-bearing URL; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A resolved connection target: what the guard checks and, for live markers, connects to.
+///
+/// Build one from the connection string your code really uses ([`Target::parse`]), so the
+/// guard checks the same thing the pool will open; the guard also resolves the configured
+/// variables itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub(crate) kind: TargetKind,
+    pub(crate) source: String,
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) database: Option<String>,
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<Secret>,
+    pub(crate) options: Option<String>,
+    pub(crate) sslmode: Option<String>,
+    pub(crate) redis_url: Option<Secret>,
+    pub(crate) masked: String,
+}
+
+impl Target {
+    /// Parses a connection string given in code, without `PG*` environment fallbacks:
+    /// `postgres://`, `postgresql://` or a libpq `key=value` string; `redis://`, `rediss://`,
+    /// `redis+unix://`, `unix://`, `valkey://`, `valkeys://`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTarget`] naming the (masked) string and the problem.
+    pub fn parse(conn: &str) -> Result<Self> {
+        resolve(conn, "explicit", None)
+    }
+
+    /// Like [`Target::parse`], filling what the string leaves out from the `PG*` variables and
+    /// service file in `env`, as libpq, sqlx and psql do.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTarget`] naming `source` and the masked string.
+    pub fn resolve(conn: &str, source: &str, env: &dyn Env) -> Result<Self> {
+        resolve(conn, source, Some(env))
+    }
+
+    /// Postgres or Redis.
+    #[must_use]
+    pub fn kind(&self) -> TargetKind {
+        self.kind
+    }
+
+    /// Where it came from: a variable name (`DATABASE_URL`), `PG* variables`, or `explicit`.
+    #[must_use]
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Every host and port the client may connect to.
+    #[must_use]
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    /// The database name (PostgreSQL) or index (Redis).
+    #[must_use]
+    pub fn database(&self) -> Option<&str> {
+        self.database.as_deref()
+    }
+
+    /// The connection string as given, password masked.
+    #[must_use]
+    pub fn masked(&self) -> &str {
+        &self.masked
+    }
+
+    /// The canonical name of this target, without user or password: what an override must
+    /// name to allow it, e.g. `postgres://db.internal:5432/app`.
+    #[must_use]
+    pub fn id(&self) -> String {
+        if self.kind == TargetKind::Sqlite {
+            return format!("sqlite://{}", self.endpoints[0].host);
+        }
+        let hosts: Vec<String> = self
+            .endpoints
+            .iter()
+            .map(|e| match &e.host {
+                Host::Socket(p) | Host::File(p) => {
+                    format!("{}:{}", p.display().to_string().replace('/', "%2F"), e.port)
+                }
+                h => format!("{h}:{}", e.port),
+            })
+            .collect();
+        format!(
+            "{}://{}/{}",
+            self.kind,
+            hosts.join(","),
+            self.database.as_deref().unwrap_or("")
+        )
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.source, self.id())
+    }
+}
+
+fn resolve(conn: &str, source: &str, env: Option<&dyn Env>) -> Result<Target> {
+    let invalid = |reason: String| Error::InvalidTarget {
+        source_name: source.to_owned(),
+        masked: mask(conn),
+        reason,
+    };
+    let conn_trimmed = conn.trim();
+    let scheme = conn_trimmed
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("postgres" | "postgresql") => {
+            let params = parse_postgres_url(conn_trimmed).map_err(invalid)?;
+            resolve_postgres(params, conn, source, env).map_err(invalid)
+        }
+        Some("redis" | "rediss" | "valkey" | "valkeys" | "redis+unix" | "valkey+unix" | "unix") => {
+            resolve_redis(conn_trimmed, source).map_err(invalid)
+        }
+        Some("mysql" | "mariadb") => resolve_mysql(conn_trimmed, source).map_err(invalid),
+        Some("sqlite") => Ok(sqlite(conn_trimmed, source)),
+        Some(other) => Err(invalid(format!(
+            "unsupported scheme `{other}` (expected postgres://, postgresql://, redis://, rediss://, redis+unix://, unix://, mysql://, sqlite://)"
+        ))),
+        None if conn_trimmed.to_ascii_lowercase().starts_with("sqlite:") => {
+            Ok(sqlite(conn_trimmed, source))
+        }
+        None if conn_trimmed.contains('=') => {
+            let params = parse_keyword_value(conn_trimmed)
+                .map_err(invalid)?
+                .into_iter()
+                .collect();
+            resolve_postgres(params, conn, source, env).map_err(invalid)
+        }
+        None => Err(invalid(
+            "not a URL (scheme://...) or a libpq key=value string".to_owned(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn mysql_and_sqlite() {
+        let t = Target::parse("mysql://root:pw@DB.example.org/app_test").unwrap();
+        assert_eq!(t.kind(), TargetKind::MySql);
+        assert_eq!(t.id(), "mysql://db.example.org:3306/app_test");
+        let t = Target::parse("mariadb://root@127.0.0.1:3307/x?socket=/run/mysqld.sock").unwrap();
+        assert_eq!(
+            t.endpoints()[0].host,
+            Host::Socket("/run/mysqld.sock".into())
+        );
+        for (conn, path) in [
+            ("sqlite:data/test.db", "data/test.db"),
+            ("sqlite://data/test.db?mode=rwc", "data/test.db"),
+            ("sqlite::memory:", ":memory:"),
+        ] {
+            let t = Target::parse(conn).unwrap();
+            assert_eq!(t.endpoints()[0].host, Host::File(path.into()), "{conn}");
+            assert!(t.endpoints()[0].host.is_local());
+        }
+    }
+
+    #[test]
+    fn redis_urls() {
+        let t = Target::parse("redis://:pw@127.0.0.1:6380/3").unwrap();
+        assert_eq!(t.id(), "redis://127.0.0.1:6380/3");
+        assert_eq!(t.masked(), "redis://:***@127.0.0.1:6380/3");
+        let t = Target::parse("rediss://cache.upstash.io").unwrap();
+        assert_eq!(t.id(), "redis://cache.upstash.io:6379/0");
+        let t = Target::parse("redis+unix:///run/redis.sock?db=2").unwrap();
+        assert_eq!(t.id(), "redis://%2Frun%2Fredis.sock:0/2");
+        assert!(Target::parse("redis://h/notanumber").is_err());
+    }
+
+    #[test]
+    fn errors_name_source_and_mask_password() {
+        let err = Target::resolve(
+            "postgres://u:hunter2@h:99999/db",
+            "DATABASE_URL",
+            &[].as_slice(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("DATABASE_URL") && err.contains("invalid port"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = Target::parse("mongodb://root:hunter2@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unsupported scheme `mongodb`") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in "\\PC*") {
+            let _ = Target::parse(&s);
+            let _ = Target::parse(&format!("postgres://{s}"));
+            let _ = Target::parse(&format!("redis://{s}"));
+        }
+
+        /// A password never appears in a parse error or in the masked form.
+        #[test]
+        fn password_never_in_errors(password in "[A-Za-z0-9]{8,16}", port in "[0-9a-z]{0,7}", scheme in "(postgres|redis|mysql)") {
+            let conn = format!("{scheme}://user:{password}@host:{port}/db");
+            match Target::parse(&conn) {
+                Ok(t) => {
+                    prop_assert!(!t.masked().contains(&password));
+                    let debug = format!("{t:?}");
+                    prop_assert!(!debug.contains(&password));
+                    prop_assert!(!t.to_string().contains(&password));
+                }
+                Err(e) => prop_assert!(!e.to_string().contains(&password)),
+            }
+        }
+
+        /// Host, port and database survive a round trip through `id()`.
+        #[test]
+        fn id_round_trips(host in "[a-z][a-z0-9-]{0,20}(\\.[a-z]{2,5})?", port in 1u16.., db in "[a-z_][a-z0-9_]{0,20}") {
+            let t = Target::parse(&format!("postgres://u:p@{host}:{port}/{db}")).unwrap();
+            let again = Target::parse(&t.id()).unwrap();
+            prop_assert_eq!(t.id(), again.id());
+            prop_assert_eq!(again.database(), Some(db.as_str()));
+        }
+    }
+}
