@@ -4,7 +4,7 @@
 //! `${NAME:-default}` is not supported: dotenvy looks up a variable literally named
 //! `NAME:-default`, which gives `""`.
 
-use super::{Reading, Vars, is_colon};
+use super::{MAX_VALUE, Reading, TOO_LONG, Vars, is_colon};
 use crate::Separator;
 
 pub(super) fn read(key: &str, sep: Option<Separator>, raw: &str, vars: &Vars<'_>) -> Reading {
@@ -47,6 +47,9 @@ fn parse_value(input: &str, vars: &Vars<'_>) -> Result<String, &'static str> {
     let mut mode = Subst::None;
     let mut name = String::new();
     for c in input.chars() {
+        if out.len() > MAX_VALUE {
+            return Err(TOO_LONG);
+        }
         if expecting_end {
             if c == ' ' || c == '\t' {
                 continue;

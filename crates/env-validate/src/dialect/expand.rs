@@ -1,7 +1,7 @@
 //! `${…}` expansion as compose-go and python-dotenv do it. dotenvy's expansion is part of
 //! its value scanner (`dotenvy.rs`); Node's `dotenv` does not expand.
 
-use super::Vars;
+use super::{MAX_VALUE, TOO_LONG, Vars};
 
 /// Compose: `$$`, `$NAME`, `${NAME}`, `${NAME:-d}`, `${NAME-d}`, `${NAME:?e}`,
 /// `${NAME?e}`, `${NAME:+a}`, `${NAME+a}`; the host environment wins over earlier lines;
@@ -29,12 +29,18 @@ pub(super) fn compose(input: &str, vars: &Vars<'_>) -> Result<String, String> {
                 };
                 let inner = &input[i + 2..close];
                 out.push_str(&compose_braced(inner, vars)?);
+                if out.len() > MAX_VALUE {
+                    return Err(TOO_LONG.to_owned());
+                }
                 i = close + 1;
             }
             Some(c) if c == b'_' || c.is_ascii_alphabetic() => {
                 let end = name_end(b, i + 1);
                 let name = &input[i + 1..end];
                 out.push_str(&vars.env_then_file(name).unwrap_or_default());
+                if out.len() > MAX_VALUE {
+                    return Err(TOO_LONG.to_owned());
+                }
                 i = end;
             }
             _ => {
@@ -152,6 +158,10 @@ pub(super) fn python(input: &str, vars: &Vars<'_>) -> String {
             .file_then_env(name)
             .unwrap_or_else(|| default.unwrap_or("").to_owned());
         out.push_str(&value);
+        if out.len() > MAX_VALUE {
+            // The caller rejects a value over the cap; stop growing it.
+            return out;
+        }
         rest = &after[close + 1..];
     }
     out.push_str(rest);

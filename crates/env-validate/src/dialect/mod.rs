@@ -77,6 +77,29 @@ impl Reading {
     }
 }
 
+/// Expansion can grow a value without bound (`B=${A}${A}`, `C=${B}${B}`, …): a value
+/// over this size is rejected instead of built, and not offered to later references.
+pub(crate) const MAX_VALUE: usize = 1 << 20;
+/// Total bytes of expanded values one document may produce per loader (16 MiB).
+const EXPANSION_BUDGET: usize = 16 << 20;
+pub(crate) const TOO_LONG: &str = "the value expands to more than 1 MiB";
+
+/// Applies the size caps to a reading made by the loader's scanner.
+fn capped(reading: Reading, spent: &mut usize) -> Reading {
+    match reading {
+        Reading::Value(v) if v.len() > MAX_VALUE => Reading::Rejected(TOO_LONG.to_owned()),
+        Reading::Value(v) => {
+            *spent += v.len();
+            if *spent > EXPANSION_BUDGET {
+                Reading::Rejected("expanded values exceed 16 MiB for this file".to_owned())
+            } else {
+                Reading::Value(v)
+            }
+        }
+        other => other,
+    }
+}
+
 /// What the expansion of `$VAR` can see: the earlier entries of the same file and, when
 /// given, the process environment. Which one wins differs per loader.
 pub(crate) struct Vars<'a> {
@@ -125,6 +148,7 @@ pub(crate) fn read_portable(
     let track = doc.text().contains('$');
     let bom = doc.text().starts_with('\u{feff}');
     let mut files: [FastMap<&str, Slot<'_>>; 4] = Default::default();
+    let mut spent = [0usize; 4];
     let mut out = Vec::with_capacity(doc.items.len());
     for entry in doc.entries() {
         if let Some(v) = plain_value(&entry).filter(|_| !(bom && entry.raw.key.start == 3)) {
@@ -141,7 +165,10 @@ pub(crate) fn read_portable(
                 file: &files[d],
                 env,
             };
-            Dialect::LOADERS[d].read_one(&entry, &vars, bom)
+            capped(
+                Dialect::LOADERS[d].read_one(&entry, &vars, bom),
+                &mut spent[d],
+            )
         });
         if track {
             for (f, r) in files.iter_mut().zip(&each) {
@@ -215,12 +242,16 @@ impl Dialect {
         let track = doc.text().contains('$');
         let bom = doc.text().starts_with('\u{feff}');
         let mut file: FastMap<&str, Slot<'_>> = FastMap::default();
+        let mut spent = 0usize;
         let mut out: Vec<Reading> = Vec::with_capacity(doc.items.len());
         for entry in doc.entries() {
             let plain = plain_value(&entry).filter(|_| !(bom && entry.raw.key.start == 3));
             let reading = match plain {
                 Some(v) => Reading::Value(v.to_owned()),
-                None => self.read_one(&entry, &Vars { file: &file, env }, bom),
+                None => capped(
+                    self.read_one(&entry, &Vars { file: &file, env }, bom),
+                    &mut spent,
+                ),
             };
             // Every loader's substitution table takes each line as it comes (even
             // dotenvy's, whose *loading* keeps the first duplicate).

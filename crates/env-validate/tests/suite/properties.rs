@@ -85,3 +85,41 @@ fn render_refuses_rather_than_writes_wrongly() {
         "K='a b'"
     );
 }
+
+#[test]
+fn exponential_expansion_is_capped_not_built() {
+    // Each line doubles the previous one: 2^60 bytes if expanded naively.
+    let mut text = format!("L0={}\n", "x".repeat(1024));
+    for i in 1..60 {
+        text.push_str(&format!("L{i}=\"${{L{}}}${{L{}}}\"\n", i - 1, i - 1));
+    }
+    let start = std::time::Instant::now();
+    for dialect in [
+        Dialect::Dotenvy,
+        Dialect::Compose,
+        Dialect::Python,
+        Dialect::Portable,
+    ] {
+        let report = Validator::new()
+            .env_document(Document::parse(".env", &text))
+            .dialect(dialect)
+            .lint(false)
+            .run()
+            .expect("runs");
+        // Portable mode reports the capped lines as disagreements (Node does not expand).
+        let capped = report
+            .findings()
+            .iter()
+            .filter(|f| f.message.contains("1 MiB") || f.message.contains("fails on the line"))
+            .count();
+        assert!(capped > 0, "{dialect}: no value was capped");
+        assert!(
+            report
+                .values()
+                .iter()
+                .all(|(_, v)| v.as_str().len() <= 1 << 20)
+        );
+    }
+    // Generous bound: the uncapped version would not finish at all.
+    assert!(start.elapsed() < std::time::Duration::from_secs(30));
+}
