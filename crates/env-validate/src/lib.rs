@@ -59,6 +59,13 @@
 //! `duration(min=,max=)` (`30s`, `1m30s`), `enum(a,b,…)`, `path(exists,absolute)`, `json`,
 //! `list(T,sep=;)` (default separator `,`).
 //!
+//! # Switching lints off
+//!
+//! For a whole run: [`Validator::ignore`] (CLI `--ignore unordered-key,…`; dotenv-linter
+//! check names are accepted too). For a region of a file, as in dotenv-linter:
+//! `# env-validate:off unordered-key,lowercase-key` … `# env-validate:on` (no list: every
+//! lint); `# dotenv-linter:off UnorderedKey` comments are honoured as well.
+//!
 //! # Loader differences modelled
 //!
 //! | input | dotenvy | compose | Node | python-dotenv |

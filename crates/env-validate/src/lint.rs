@@ -14,7 +14,15 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
         FastMap::with_capacity_and_hasher(doc.items.len(), Default::default());
     let mut prev_blank = false;
     let mut prev_key: Option<&str> = None;
+    let mut control = Control::default();
+    let mut mark = 0;
     for item in &doc.items {
+        // Findings of the previous item are filtered with the state it was linted under.
+        control.drop_disabled(&mut out, mark);
+        mark = out.len();
+        if let ItemKind::Comment = item.kind {
+            control.update(&text[item.range.start..item.content_end]);
+        }
         let finding = |rule: Rule, msg: String, at: usize| {
             Finding::new(rule, msg)
                 .at(doc.location(at))
@@ -101,6 +109,8 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
         }
         prev_blank = false;
     }
+    control.drop_disabled(&mut out, mark);
+    mark = out.len();
     if !text.is_empty() && !text.ends_with('\n') {
         let last = doc.items.last().map_or(1, |i| i.end_line);
         let (_, end) = doc.line_bounds(last);
@@ -112,7 +122,56 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
             .at(doc.location(end)),
         );
     }
+    control.drop_disabled(&mut out, mark);
     out
+}
+
+/// In-file control comments, as dotenv-linter has them: `# env-validate:off rule,rule`
+/// until `# env-validate:on rule,rule` (no list: every lint). dotenv-linter's own
+/// `# dotenv-linter:off UnorderedKey` comments are honoured too.
+#[derive(Default)]
+struct Control {
+    all: bool,
+    rules: Vec<Rule>,
+}
+
+impl Control {
+    fn update(&mut self, comment: &str) {
+        let body = comment.trim_start().trim_start_matches('#').trim();
+        let Some(rest) = body
+            .strip_prefix("env-validate:")
+            .or_else(|| body.strip_prefix("dotenv-linter:"))
+        else {
+            return;
+        };
+        let (cmd, list) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        let rules: Vec<Rule> = list
+            .split(',')
+            .map(str::trim)
+            .filter_map(Rule::from_id)
+            .collect();
+        match (cmd, rules.is_empty()) {
+            ("off", true) => self.all = true,
+            ("off", false) => self.rules.extend(rules),
+            ("on", true) => {
+                self.all = false;
+                self.rules.clear();
+            }
+            ("on", false) => self.rules.retain(|r| !rules.contains(r)),
+            _ => {}
+        }
+    }
+
+    fn drop_disabled(&self, out: &mut Vec<Finding>, from: usize) {
+        if !self.all && self.rules.is_empty() {
+            return;
+        }
+        let tail = out.split_off(from);
+        out.extend(
+            tail.into_iter()
+                .filter(|f| !(self.all || self.rules.contains(&f.rule))),
+        );
+    }
 }
 
 fn key_rules(key: &str, f: &dyn Fn(Rule, String) -> Finding, out: &mut Vec<Finding>) {
@@ -291,6 +350,13 @@ mod tests {
         assert_eq!(ids("A=1 \n"), one("trailing-whitespace", 1));
         assert_eq!(ids("B=1\nA=2\n"), one("unordered-key", 2));
         assert_eq!(ids("A=a b\n"), one("value-without-quotes", 1));
+    }
+
+    #[test]
+    fn control_comments_switch_rules_off_and_on() {
+        let text = "# env-validate:off unordered-key\nB=1\nA=1\n# env-validate:on\nD=1\nC=1\n# dotenv-linter:off LowercaseKey\nlower=1\n";
+        assert_eq!(ids(text), vec![("unordered-key".to_owned(), 6)]);
+        assert_eq!(ids("# env-validate:off\nb=1 \n\n\n"), vec![]);
     }
 
     #[test]
