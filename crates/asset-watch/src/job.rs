@@ -6,7 +6,7 @@
 //! ends. The last state of the files is therefore always built.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::changes::ChangeSet;
 use crate::command::Command;
@@ -295,7 +295,7 @@ fn report(run: u64, running: &Running, exit: Exit, stopped: bool) -> RunReport {
     RunReport {
         run,
         exit,
-        duration: Instant::now() - running.started(),
+        duration: running.duration(),
         stopped,
     }
 }

@@ -183,6 +183,7 @@ pub(crate) struct Running {
     started: Instant,
     pumps: Vec<JoinHandle<()>>,
     exit: Option<Exit>,
+    ended: Option<Instant>,
 }
 
 impl Running {
@@ -235,6 +236,7 @@ impl Running {
             started,
             pumps,
             exit: None,
+            ended: None,
         })
     }
 
@@ -242,8 +244,9 @@ impl Running {
         self.pid
     }
 
-    pub(crate) fn started(&self) -> Instant {
-        self.started
+    /// From spawn to the leader's exit (or to now, while it runs).
+    pub(crate) fn duration(&self) -> Duration {
+        self.ended.unwrap_or_else(Instant::now) - self.started
     }
 
     /// Waits for the leader to exit. Cancel-safe.
@@ -296,6 +299,7 @@ impl Running {
             pid: self.pid,
             source,
         })?;
+        self.ended = Some(Instant::now());
         Ok(Exit::from_std(status))
     }
 

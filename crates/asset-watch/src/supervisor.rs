@@ -396,7 +396,7 @@ async fn run_process(
         outcome.exit = Some(exit);
         output.status(&format!(
             "{exit} after {}",
-            fmt_duration(running.started().elapsed())
+            fmt_duration(running.duration())
         ));
         if exit.success() || outcome.restarts >= spec.restart.tries {
             return outcome;
