@@ -347,6 +347,17 @@ impl Document {
         out
     }
 
+    /// The masked snippet of the item starting on `line`, caret at its key.
+    pub(crate) fn snippet_for_line(&self, line: u32) -> Option<Snippet> {
+        let i = self.items.partition_point(|it| it.line < line);
+        let item = self.items.get(i).filter(|it| it.line == line)?;
+        let at = match &item.kind {
+            ItemKind::Entry(raw) => raw.key.start,
+            _ => item.range.start,
+        };
+        Some(self.snippet(item, at))
+    }
+
     /// A masked rendering of `item`'s first line with a caret at byte `at`: keys and
     /// separators are shown, values and comment text never are.
     pub(crate) fn snippet(&self, item: &Item, at: usize) -> Snippet {

@@ -6,7 +6,6 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use crate::hash::{FastMap, FastSet};
 use crate::values::{Origin, Value};
@@ -283,18 +282,23 @@ impl Validator {
             &in_files,
         );
         findings.retain(|f| !self.ignore.contains(f.rule.id()));
-        let order: Vec<Arc<str>> = templates
-            .iter()
-            .chain(&env_docs)
-            .map(|d| d.name_arc().clone())
-            .collect();
+        let docs: Vec<&Document> = templates.iter().chain(&env_docs).map(|d| &**d).collect();
+        let rank_of = |l: &Location| docs.iter().position(|d| *d.name_arc() == l.file);
         findings.sort_by_key(|f| {
             let loc = f.location.as_ref();
-            let rank = loc
-                .and_then(|l| order.iter().position(|n| *n == l.file))
-                .unwrap_or(usize::MAX);
+            let rank = loc.and_then(rank_of).unwrap_or(usize::MAX);
             (rank, loc.map_or(0, |l| l.line), loc.map_or(0, |l| l.col))
         });
+        // Every finding that points into a file shows its (masked) line, whichever check
+        // produced it.
+        for f in &mut findings {
+            if f.snippet.is_none()
+                && let Some(loc) = f.location.as_ref().filter(|l| l.has_line())
+                && let Some(doc) = rank_of(loc).map(|i| docs[i])
+            {
+                f.snippet = doc.snippet_for_line(loc.line);
+            }
+        }
         Ok(Report::new(findings, values))
     }
 
