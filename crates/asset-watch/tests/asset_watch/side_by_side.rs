@@ -36,9 +36,13 @@ const TREES: [&str; 2] = [
 ];
 
 fn start_trees(dir: &Path) -> (Child, Vec<u32>) {
+    start_trees_with_grace(dir, "500")
+}
+
+fn start_trees_with_grace(dir: &Path, grace_ms: &str) -> (Child, Vec<u32>) {
     let child = supervise(
         dir,
-        &["--color", "never", "--grace", "500", TREES[0], TREES[1]],
+        &["--color", "never", "--grace", grace_ms, TREES[0], TREES[1]],
     )
     .spawn()
     .unwrap();
@@ -59,8 +63,12 @@ fn assert_all_gone(all: &[u32], when: &str) {
 }
 
 #[test]
-fn sigint_and_sigterm_are_forwarded_and_leave_no_process_behind() {
-    for (signal, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+fn sigint_sigterm_and_sighup_are_forwarded_and_leave_no_process_behind() {
+    for (signal, code) in [
+        (Signal::SIGINT, 130),
+        (Signal::SIGTERM, 143),
+        (Signal::SIGHUP, 129),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let (child, all) = start_trees(dir.path());
         kill(Pid::from_raw(child.id().cast_signed()), signal).unwrap();
@@ -75,6 +83,53 @@ fn sigint_and_sigterm_are_forwarded_and_leave_no_process_behind() {
         );
         assert!(text.contains("[polite]   stopped"), "{text}");
     }
+}
+
+#[test]
+fn a_second_ctrl_c_kills_at_once_instead_of_waiting_out_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    // A minute of grace: only the second signal can end the stubborn tree in time.
+    let (mut child, all) = start_trees_with_grace(dir.path(), "60000");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let pid = Pid::from_raw(child.id().cast_signed());
+    let started = std::time::Instant::now();
+    kill(pid, Signal::SIGINT).unwrap();
+    // The polite tree stopping proves the first signal was handled.
+    loop {
+        let line = rx
+            .recv_timeout(crate::support::PATIENCE)
+            .expect("polite tree to stop");
+        if line.starts_with("[polite]") && line.contains("stopped") {
+            break;
+        }
+    }
+    kill(pid, Signal::SIGINT).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "waited out the grace period"
+    );
+    // Until the reader sees end of output: the last lines may still be in the pipe.
+    let mut rest = Vec::new();
+    while let Ok(line) = rx.recv_timeout(crate::support::PATIENCE) {
+        rest.push(line);
+    }
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("[stubborn] stopped (killed by SIGKILL)")),
+        "{rest:?}"
+    );
+    assert_all_gone(&all, "after a second SIGINT");
 }
 
 #[test]
