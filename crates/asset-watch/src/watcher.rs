@@ -29,6 +29,9 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(10);
 /// Default cap on how long a batch may keep growing while events never pause.
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_millis(250);
 
+/// Events absorbed in one go before the debounce deadline is looked at again.
+const DRAIN_BATCH: usize = 1024;
+
 /// What to watch and how: a validated, reusable configuration.
 ///
 /// ```
@@ -281,6 +284,15 @@ impl Watcher {
     pub async fn next(&mut self) -> Result<ChangeSet> {
         loop {
             let deadline = self.debounce.deadline();
+            // Checked first: under a flood of events the channel is always ready, and the
+            // cap must still release a batch.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.debounce.reset();
+                if !self.pending.is_noop() {
+                    return Ok(self.pending.take());
+                }
+                continue;
+            }
             tokio::select! {
                 biased;
                 event = self.rx.recv() => {
@@ -288,8 +300,9 @@ impl Watcher {
                         return Err(Error::WatcherStopped);
                     };
                     self.absorb(event)?;
-                    // Drain what is already queued before looking at the clock again.
-                    while let Ok(event) = self.rx.try_recv() {
+                    // Drain what is already queued (boundedly) before looking at the clock.
+                    for _ in 0..DRAIN_BATCH {
+                        let Ok(event) = self.rx.try_recv() else { break };
                         self.absorb(event)?;
                     }
                 }

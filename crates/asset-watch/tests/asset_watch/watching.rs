@@ -201,6 +201,36 @@ async fn a_file_written_in_pieces_is_one_batch_after_the_last_piece() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_events_still_yields_batches_at_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = canonical(&dir);
+    let watch = Watch::builder()
+        .path(&root)
+        .max_wait(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let mut watcher = watch.start().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Writes without pause, faster than events are absorbed: the channel never empties.
+    let writer = {
+        let (root, stop) = (root.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::fs::write(root.join(format!("f{}.css", i % 64)), i.to_string()).unwrap();
+                i += 1;
+            }
+        })
+    };
+    let batch = tokio::time::timeout(Duration::from_secs(5), watcher.next()).await;
+    let flooding = !writer.is_finished();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.await.unwrap();
+    let batch = batch.expect("no batch while events kept coming").unwrap();
+    assert!(flooding && !batch.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignored_places_never_trigger_and_are_never_watched() {
     let dir = tempfile::tempdir().unwrap();
     let root = canonical(&dir);
