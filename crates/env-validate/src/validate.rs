@@ -186,12 +186,9 @@ impl Validator {
         let lookup = |name: &str| env.and_then(|e| e.get(name).cloned());
         let mut values = Values::default();
         let entry_count: usize = env_docs.iter().map(|d| d.items.len()).sum();
-        // Drift (template keys absent from every env file) needs the set of keys seen.
-        let track_drift = !schema.keys.is_empty();
-        let mut in_files: FastSet<&str> = FastSet::with_capacity_and_hasher(
-            if track_drift { entry_count } else { 0 },
-            Default::default(),
-        );
+        // Drift (template keys absent from every env file): which declared keys were seen,
+        // by declaration index, found with the same lookup as the extra-key check.
+        let mut in_files: Vec<bool> = vec![false; schema.keys.len()];
         values.map.reserve(entry_count + schema.keys.len());
         let mut extra: Vec<(String, Location)> = Vec::new();
         let mut extra_seen: FastSet<&str> = FastSet::default();
@@ -206,16 +203,18 @@ impl Validator {
             }
             for (entry, reading) in doc.entries().zip(readings) {
                 let key = entry.key();
-                if track_drift {
-                    in_files.insert(key);
-                }
-                if !schema.is_empty()
-                    && entry.separator().is_some()
-                    && schema.report_extra
-                    && schema.get(key).is_none()
-                    && extra_seen.insert(key)
-                {
-                    extra.push((key.to_owned(), entry.location()));
+                if !schema.keys.is_empty() {
+                    match schema.index.get(key) {
+                        Some(&i) => in_files[i] = true,
+                        None => {
+                            if entry.separator().is_some()
+                                && schema.report_extra
+                                && extra_seen.insert(key)
+                            {
+                                extra.push((key.to_owned(), entry.location()));
+                            }
+                        }
+                    }
                 }
                 let raw = match reading {
                     Reading::Value(v) => v,
@@ -375,7 +374,7 @@ impl Validator {
         values: &mut Values,
         out: &mut Vec<Finding>,
         have_env_files: bool,
-        in_files: &FastSet<&str>,
+        in_files: &[bool],
     ) {
         let process_loc = || Location::new(PROCESS_ENV.into(), 0, 0);
         let files = values.files.clone();
@@ -498,9 +497,9 @@ impl Validator {
             }
         }
         if have_env_files {
-            for spec in schema.keys() {
+            for (spec, _) in schema.keys().zip(in_files).filter(|(_, seen)| !**seen) {
                 let key = spec.name.as_str();
-                if !in_files.contains(key) && !missing_required.contains(key) {
+                if !missing_required.contains(key) {
                     out.push(
                         Finding::new(
                             Rule::MissingKey,

@@ -31,6 +31,9 @@ impl Schema {
             report_extra: true,
             ..Schema::default()
         };
+        // At most one key per item; most templates are mostly keys and comments.
+        schema.index.reserve(doc.items.len() / 2);
+        schema.keys.reserve(doc.items.len() / 2);
         let mut findings = Vec::new();
         let mut pending: Vec<Directive<'_>> = Vec::new();
         // Templates repeat a handful of types: parse each spelling once.
