@@ -60,7 +60,10 @@
 //! # Platform
 //!
 //! Linux is the target: inotify, process groups, `PR_SET_PDEATHSIG`. Other Unix systems
-//! build and use polling-free notify backends, without the parent-death signal.
+//! build and use their notify backends, without the parent-death signal. `/bin/sh` runs
+//! shell commands and the small guardian that ends grandchildren if the supervisor dies.
+//! Everything async runs on a tokio runtime with the time, I/O and process drivers
+//! enabled (`enable_all`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod changes;
