@@ -197,11 +197,11 @@ fn colour_follows_force_color_and_no_color_and_reaches_children() {
 #[test]
 fn exit_codes_follow_each_success_rule() {
     // a exits 3 first; b exits 5 after a is gone; c exits 0 after b is gone. The margin
-    // after each death lets the supervisor record the exit before the next one.
+    // (0.5 s) after each death lets the supervisor record the exit before the next one.
     let chain = [
         "a=echo $$ > a.pid; exit 3",
-        "b=until [ -s a.pid ]; do sleep 0.01; done; while kill -0 $(cat a.pid) 2>/dev/null; do sleep 0.01; done; sleep 0.3; echo $$ > b.pid; exit 5",
-        "c=until [ -s b.pid ]; do sleep 0.01; done; while kill -0 $(cat b.pid) 2>/dev/null; do sleep 0.01; done; sleep 0.3; exit 0",
+        "b=until [ -s a.pid ]; do sleep 0.01; done; while kill -0 $(cat a.pid) 2>/dev/null; do sleep 0.01; done; sleep 0.5; echo $$ > b.pid; exit 5",
+        "c=until [ -s b.pid ]; do sleep 0.01; done; while kill -0 $(cat b.pid) 2>/dev/null; do sleep 0.01; done; sleep 0.5; exit 0",
     ];
     for (rule, expected) in [
         ("all", 3),

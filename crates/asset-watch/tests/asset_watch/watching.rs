@@ -166,11 +166,12 @@ async fn a_file_written_in_pieces_is_one_batch_after_the_last_piece() {
     let dir = tempfile::tempdir().unwrap();
     let root = canonical(&dir);
     let file = root.join("bundle.js");
-    // Pieces 20 ms apart, quiet gap 100 ms: every piece restarts the gap, so the batch
-    // comes only once the writer is done (the pauses are the scenario: a slow writer).
+    // Pieces 20 ms apart, quiet gap 300 ms (room for a loaded machine): every piece
+    // restarts the gap, so the batch comes only once the writer is done (the pauses are
+    // the scenario: a slow writer).
     let watch = Watch::builder()
         .path(&root)
-        .debounce(Duration::from_millis(100))
+        .debounce(Duration::from_millis(300))
         .max_wait(Duration::from_secs(10))
         .build()
         .unwrap();
