@@ -1,5 +1,6 @@
 //! A tiny `concurrently`: `supervise [--success RULE] [--kill-others MODE] [--restart N]
-//! [--grace MS] [--color always|never] [--watch NAME:DIR=COMMAND]... NAME=COMMAND...`.
+//! [--grace MS] [--color always|never] [--watch NAME:DIR=COMMAND]... [--stdin]
+//! NAME=COMMAND...`. `--stdin` gives our stdin to the process that follows it.
 //! Each command runs under `/bin/sh -c`; a `--watch` job reruns its command on changes
 //! under DIR.
 //!
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
 fn run() -> Result<i32, Box<dyn std::error::Error>> {
     let mut builder = Supervisor::builder();
     let mut restart = Restart::never();
+    let mut stdin = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -41,6 +43,7 @@ fn run() -> Result<i32, Box<dyn std::error::Error>> {
                 let grace = humantime_ms(&value()?)?;
                 builder = builder.stop(Stop::new(StopSignal::Term, grace));
             }
+            "--stdin" => stdin = true,
             "--color" => {
                 builder = builder.color(if value()? == "always" {
                     ColorChoice::Always
@@ -63,8 +66,8 @@ fn run() -> Result<i32, Box<dyn std::error::Error>> {
                 let (name, line) = spec
                     .split_once('=')
                     .ok_or_else(|| format!("expected NAME=COMMAND, got `{spec}`"))?;
-                builder =
-                    builder.process(ProcessSpec::new(name, Command::shell(line)).restart(restart));
+                let spec = ProcessSpec::new(name, Command::shell(line)).restart(restart);
+                builder = builder.process(spec.stdin(std::mem::take(&mut stdin)));
             }
         }
     }

@@ -110,6 +110,8 @@ struct ProcessEntry {
     cwd: Option<PathBuf>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    #[serde(default)]
+    stdin: bool,
 }
 
 impl DevConfig {
@@ -189,7 +191,11 @@ impl DevConfig {
                 restart = restart.backoff(delay, max.unwrap_or(restart.max_delay));
             }
             let command = self.command(&p.command, p.cwd.as_deref(), &p.env, &key, &mut problems);
-            builder = builder.process(ProcessSpec::new(&p.name, command).restart(restart));
+            builder = builder.process(
+                ProcessSpec::new(&p.name, command)
+                    .restart(restart)
+                    .stdin(p.stdin),
+            );
         }
         // A trial build adds the builder's own checks (names, rules) to the list.
         match builder.clone().build() {
@@ -425,6 +431,7 @@ mod tests {
             command = "python3 -m http.server"
             restart = "forever"
             restart_delay = "100ms"
+            stdin = true
         "#;
         let config = DevConfig::from_toml(text, dir.path().join("dev.toml")).unwrap();
         config.supervisor().unwrap();

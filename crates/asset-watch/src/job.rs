@@ -239,7 +239,7 @@ impl Job {
                 runs += 1;
                 let changes = queued.take();
                 let env = change_env(&changes);
-                match Running::start(&self.name, &self.command, &env, output).await {
+                match Running::start(&self.name, &self.command, &env, output, false).await {
                     Ok(running) => {
                         on_event(JobEvent::Started {
                             run: runs,

@@ -182,6 +182,8 @@ pub(crate) struct Running {
     pid: u32,
     started: Instant,
     pumps: Vec<JoinHandle<()>>,
+    /// Feeds the writer task that owns the child's stdin; dropping it closes the pipe.
+    stdin: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
     exit: Option<Exit>,
     ended: Option<Instant>,
 }
@@ -193,6 +195,7 @@ impl Running {
         cmd: &Command,
         extra_env: &[(String, String)],
         output: &Output,
+        input: bool,
     ) -> Result<Self> {
         let mut std_cmd = cmd.to_std();
         for (k, v) in extra_env {
@@ -200,7 +203,9 @@ impl Running {
                 std_cmd.env(k, v);
             }
         }
-        std_cmd.stdin(Stdio::null());
+        // Children are in their own process groups, so a terminal read would stop them
+        // (SIGTTIN): input is either nothing or a pipe the supervisor feeds.
+        std_cmd.stdin(if input { Stdio::piped() } else { Stdio::null() });
         let piped = output.is_piped();
         if piped {
             std_cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -219,6 +224,18 @@ impl Running {
                 source,
             })?;
         let pid = child.id().unwrap_or_default();
+        let stdin = child.stdin.take().map(|mut pipe| {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt as _;
+                while let Some(bytes) = rx.recv().await {
+                    if pipe.write_all(&bytes).await.is_err() || pipe.flush().await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tx
+        });
         let mut pumps = Vec::new();
         if piped {
             if let Some(out) = child.stdout.take() {
@@ -235,6 +252,7 @@ impl Running {
             pid,
             started,
             pumps,
+            stdin,
             exit: None,
             ended: None,
         })
@@ -242,6 +260,22 @@ impl Running {
 
     pub(crate) fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Passes input to the process. Never blocks: a writer task owns the pipe, so a
+    /// process that does not read cannot hold up the supervisor.
+    pub(crate) fn feed(&mut self, bytes: Vec<u8>) {
+        if let Some(tx) = &self.stdin
+            && tx.send(bytes).is_err()
+        {
+            // The process closed its stdin: it does not want more.
+            self.stdin = None;
+        }
+    }
+
+    /// Closes the process's stdin (our own input ended).
+    pub(crate) fn close_input(&mut self) {
+        self.stdin = None;
     }
 
     /// From spawn to the leader's exit (or to now, while it runs).

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::command::Command;
@@ -58,6 +58,7 @@ pub struct ProcessSpec {
     name: String,
     command: Command,
     restart: Restart,
+    stdin: bool,
 }
 
 impl ProcessSpec {
@@ -67,12 +68,22 @@ impl ProcessSpec {
             name: name.into(),
             command,
             restart: Restart::never(),
+            stdin: false,
         }
     }
 
     /// Restart policy on failure.
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
+        self
+    }
+
+    /// This process receives what the supervisor reads on its own stdin (concurrently's
+    /// `--handle-input`), across restarts. At most one process may. Others read nothing
+    /// (`/dev/null`): they run in their own process groups, where reading the terminal
+    /// would stop them.
+    pub fn stdin(mut self, yes: bool) -> Self {
+        self.stdin = yes;
         self
     }
 }
@@ -198,6 +209,20 @@ impl SupervisorBuilder {
                 problems.push(format!("two processes are named `{name}`"));
             }
         }
+        let readers: Vec<&str> = self
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Process(p) if p.stdin => Some(p.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        if readers.len() > 1 {
+            problems.push(format!(
+                "only one process can read stdin, not {}",
+                readers.join(", ")
+            ));
+        }
         if let Success::Named(n) | Success::AllExcept(n) = &self.success
             && !seen.contains(n.as_str())
         {
@@ -254,6 +279,11 @@ impl Supervisor {
             None
         };
 
+        let mut input = self
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::Process(p) if p.stdin))
+            .then(forward_stdin);
         let mut set = JoinSet::new();
         for (index, (entry, prefix)) in self.entries.iter().cloned().zip(prefixes).enumerate() {
             let output = Output::Prefixed {
@@ -263,9 +293,13 @@ impl Supervisor {
             };
             let rx = phase_rx.clone();
             let grace = self.stop.grace;
+            let input = match &entry {
+                Entry::Process(p) if p.stdin => input.take(),
+                _ => None,
+            };
             set.spawn(async move {
                 let outcome = match entry {
-                    Entry::Process(spec) => run_process(spec, output, rx, grace).await,
+                    Entry::Process(spec) => run_process(spec, output, rx, grace, input).await,
                     Entry::Watch { name, watch, job } => {
                         run_watch(name, &watch, &job, output, rx, grace).await
                     }
@@ -355,6 +389,7 @@ async fn run_process(
     output: Output,
     mut rx: watch::Receiver<Phase>,
     grace: Duration,
+    mut input: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
 ) -> ProcessOutcome {
     let mut outcome = ProcessOutcome {
         name: spec.name.clone(),
@@ -364,25 +399,39 @@ async fn run_process(
         order: 0,
     };
     loop {
-        let mut running = match Running::start(&spec.name, &spec.command, &[], &output).await {
-            Ok(r) => r,
-            Err(e) => {
-                output.status(&crate::filter::error_chain(&e));
-                // 127: the shell's "command not found".
-                outcome.exit = Some(Exit::Code(127));
-                return outcome;
-            }
-        };
-        let exit = tokio::select! {
-            exit = running.wait() => exit,
-            stop = stopping(&mut rx, grace) => {
-                let exit = running.stop(stop, killing(rx.clone())).await;
-                if let Ok(exit) = exit {
-                    output.status(&format!("stopped ({exit})"));
+        let mut running =
+            match Running::start(&spec.name, &spec.command, &[], &output, spec.stdin).await {
+                Ok(r) => r,
+                Err(e) => {
+                    output.status(&crate::filter::error_chain(&e));
+                    // 127: the shell's "command not found".
+                    outcome.exit = Some(Exit::Code(127));
+                    return outcome;
                 }
-                outcome.exit = exit.ok();
-                outcome.stopped = true;
-                return outcome;
+            };
+        if spec.stdin && input.is_none() {
+            // Our input already ended: the restarted process sees end of input at once.
+            running.close_input();
+        }
+        let exit = loop {
+            tokio::select! {
+                exit = running.wait() => break exit,
+                chunk = recv_input(&mut input) => match chunk {
+                    Some(bytes) => running.feed(bytes),
+                    None => {
+                        running.close_input();
+                        input = None;
+                    }
+                },
+                stop = stopping(&mut rx, grace) => {
+                    let exit = running.stop(stop, killing(rx.clone())).await;
+                    if let Ok(exit) = exit {
+                        output.status(&format!("stopped ({exit})"));
+                    }
+                    outcome.exit = exit.ok();
+                    outcome.stopped = true;
+                    return outcome;
+                }
             }
         };
         let exit = match exit {
@@ -417,6 +466,41 @@ async fn run_process(
             () = tokio::time::sleep(delay) => {}
             _ = stopping(&mut rx, grace) => return outcome,
         }
+    }
+}
+
+/// Reads our stdin on a plain thread (a blocked read must not hold up runtime shutdown;
+/// the thread simply ends with the process) and hands the bytes over.
+fn forward_stdin() -> mpsc::UnboundedReceiver<Vec<u8>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let spawned = std::thread::Builder::new()
+        .name("preflight-stdin".into())
+        .spawn(move || {
+            use std::io::Read as _;
+            let mut stdin = std::io::stdin().lock();
+            let mut buf = vec![0u8; 8192];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot read stdin for the input process");
+    }
+    rx
+}
+
+/// The next chunk of input; `None` once input ended; never resolves without input.
+async fn recv_input(input: &mut Option<mpsc::UnboundedReceiver<Vec<u8>>>) -> Option<Vec<u8>> {
+    match input {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -597,6 +681,20 @@ mod tests {
                 Success::AllExcept(name)
             );
         }
+    }
+
+    #[test]
+    fn only_one_process_may_read_stdin() {
+        let err = Supervisor::builder()
+            .process(ProcessSpec::new("a", Command::shell("cat")).stdin(true))
+            .process(ProcessSpec::new("b", Command::shell("cat")).stdin(true))
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("only one process can read stdin, not a, b"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -489,3 +489,35 @@ fn a_kernel_queue_overflow_becomes_a_rescan_run() {
     kill(pid, Signal::SIGTERM).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(143));
 }
+
+#[test]
+fn stdin_goes_to_the_chosen_process_and_its_end_is_passed_on() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = supervise(
+        dir.path(),
+        &[
+            "--color",
+            "never",
+            "--stdin",
+            "reader=cat",
+            "other=cat; echo other-saw-eof",
+        ],
+    );
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(b"first line\nsecond").unwrap();
+    input.write_all(b" half\n").unwrap();
+    // Closing our input must reach `cat` as end of file, or it would never exit.
+    drop(input);
+    let (out, text) = finish(child);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("[reader] first line\n[reader] second half\n"),
+        "{text:?}"
+    );
+    // The other process reads /dev/null: end of input at once, and nothing of ours.
+    assert!(text.contains("[other]  other-saw-eof"), "{text:?}");
+    assert!(!text.contains("[other]  first"), "{text:?}");
+}
