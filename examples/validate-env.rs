@@ -141,6 +141,9 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
     print!("{}", report.render(format));
     let failing =
         report.has_errors() || (!args.allow_warnings && report.count(Severity::Warning) > 0);
+    // The process exits next: freeing every value and finding one by one is wasted work
+    // (a tenth of the run on a 100k-entry file).
+    std::mem::forget(report);
     Ok(if failing {
         ExitCode::from(1)
     } else {
