@@ -54,7 +54,7 @@ impl Values {
             .map(|(k, v)| {
                 let j = v
                     .typed
-                    .as_ref()
+                    .as_deref()
                     .map_or_else(|| serde_json::Value::String(v.raw.clone()), to_json);
                 (k.to_lowercase(), j)
             })

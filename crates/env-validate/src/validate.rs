@@ -349,7 +349,7 @@ impl Validator {
                     picked.push(Reading::Value(v));
                     continue;
                 }
-                crate::dialect::PortableReading::Each(each) => each,
+                crate::dialect::PortableReading::Each(each) => *each,
             };
             let rs: [&Reading; 4] = [&each[0], &each[1], &each[2], &each[3]];
             if rs.iter().all(|r| *r == rs[0]) {
@@ -407,7 +407,7 @@ impl Validator {
                         key.to_owned(),
                         Value {
                             raw: d.clone(),
-                            typed: spec.ty.check(d).ok(),
+                            typed: spec.ty.check(d).ok().map(Box::new),
                             secret: spec.secret,
                             origin: Origin::Default,
                         },
@@ -531,7 +531,7 @@ fn check_value(
 ) {
     let key = spec.name.as_str();
     match spec.ty.check(&v.raw) {
-        Ok(t) => v.typed = Some(t),
+        Ok(t) => v.typed = Some(Box::new(t)),
         Err(why) => out.push(
             Finding::new(Rule::InvalidValue, format!("`{key}`: {why}"))
                 .key(key)

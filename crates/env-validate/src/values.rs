@@ -33,7 +33,8 @@ pub(crate) enum Origin {
 #[derive(Clone)]
 pub struct Value {
     pub(crate) raw: String,
-    pub(crate) typed: Option<TypedValue>,
+    // Boxed: most values of a lint-only run have none, and a URL is large.
+    pub(crate) typed: Option<Box<TypedValue>>,
     pub(crate) secret: bool,
     pub(crate) origin: Origin,
 }
@@ -48,7 +49,7 @@ impl Value {
     /// The value converted to its declared type (`None` if undeclared or invalid).
     #[must_use]
     pub fn typed(&self) -> Option<&TypedValue> {
-        self.typed.as_ref()
+        self.typed.as_deref()
     }
 
     /// Whether the schema marks it secret.
@@ -140,7 +141,7 @@ impl Values {
 
     pub(crate) fn is_bool(&self, key: &str) -> bool {
         matches!(
-            self.map.get(key).and_then(|v| v.typed.as_ref()),
+            self.map.get(key).and_then(|v| v.typed.as_deref()),
             Some(TypedValue::Bool(_))
         )
     }
@@ -150,7 +151,7 @@ impl Values {
             key: key.to_owned(),
             reason: "is not set",
         })?;
-        v.typed.as_ref().ok_or_else(|| Error::Access {
+        v.typed.as_deref().ok_or_else(|| Error::Access {
             key: key.to_owned(),
             reason: "has no valid typed value",
         })
@@ -243,7 +244,7 @@ mod tests {
             "TOKEN".into(),
             Value {
                 raw: "hunter2".into(),
-                typed: Some(TypedValue::String("hunter2".into())),
+                typed: Some(Box::new(TypedValue::String("hunter2".into()))),
                 secret: true,
                 origin: Origin::ProcessEnv,
             },
@@ -252,7 +253,7 @@ mod tests {
             "PORT".into(),
             Value {
                 raw: "80".into(),
-                typed: Some(TypedValue::Port(80)),
+                typed: Some(Box::new(TypedValue::Port(80))),
                 secret: false,
                 origin: Origin::Default,
             },

@@ -136,7 +136,7 @@ pub(crate) enum PortableReading {
     /// A plain entry: every loader reads the text as written.
     Plain(String),
     /// `[dotenvy, compose, node, python]`.
-    Each([Reading; 4]),
+    Each(Box<[Reading; 4]>),
 }
 
 /// Reads every entry with all four loaders in one pass, decoding only the entries that
@@ -177,7 +177,7 @@ pub(crate) fn read_portable(
                 }
             }
         }
-        out.push(PortableReading::Each(each));
+        out.push(PortableReading::Each(Box::new(each)));
     }
     out
 }
