@@ -35,8 +35,8 @@ fn real(program: &str, script: &str, file: &Path) -> Option<Map> {
                 "{program} {script} failed ({}); install the loaders: python3 -m pip install -r crates/env-validate/tests/loaders/requirements.txt && npm ci --prefix crates/env-validate/tests/loaders",
                 String::from_utf8_lossy(&o.stderr)
                     .lines()
-                    .last()
-                    .unwrap_or("")
+                    .find(|l| l.contains("Error"))
+                    .unwrap_or("no error output")
             ));
             return None;
         }
