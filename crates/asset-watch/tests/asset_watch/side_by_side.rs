@@ -7,7 +7,7 @@ use std::process::{Child, Output, Stdio};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::support::{alive, pids, supervise_bin, wait_until_blocking};
+use crate::support::{KillOnDrop, alive, pids, supervise_bin, wait_until_blocking};
 
 fn supervise(dir: &Path, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(supervise_bin());
@@ -71,6 +71,7 @@ fn sigint_sigterm_and_sighup_are_forwarded_and_leave_no_process_behind() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let (child, all) = start_trees(dir.path());
+        let _guard = KillOnDrop(child.id());
         kill(Pid::from_raw(child.id().cast_signed()), signal).unwrap();
         let (out, text) = finish(child);
         assert_eq!(out.status.code(), Some(code), "after {signal}: {text}");
@@ -90,6 +91,7 @@ fn a_second_ctrl_c_kills_at_once_instead_of_waiting_out_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     // A minute of grace: only the second signal can end the stubborn tree in time.
     let (mut child, all) = start_trees_with_grace(dir.path(), "60000");
+    let _guard = KillOnDrop(child.id());
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -136,6 +138,7 @@ fn a_second_ctrl_c_kills_at_once_instead_of_waiting_out_the_grace_period() {
 fn sigkill_of_the_supervisor_leaves_no_process_behind() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, all) = start_trees(dir.path());
+    let _guard = KillOnDrop(child.id());
     child.kill().unwrap();
     child.wait().unwrap();
     // Direct children get their parent-death signal; the guardian ends the groups
@@ -322,6 +325,7 @@ fn a_watch_job_runs_beside_processes_and_its_group_is_stopped_on_sigint() {
     )
     .spawn()
     .unwrap();
+    let _guard = KillOnDrop(child.id());
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -457,6 +461,7 @@ fn a_kernel_queue_overflow_becomes_a_rescan_run() {
     let mut child = supervise(dir.path(), &["--color", "never", "--watch", &watch])
         .spawn()
         .unwrap();
+    let _guard = KillOnDrop(child.id());
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -506,6 +511,7 @@ fn stdin_goes_to_the_chosen_process_and_its_end_is_passed_on() {
     );
     cmd.stdin(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
+    let _guard = KillOnDrop(child.id());
     let mut input = child.stdin.take().unwrap();
     input.write_all(b"first line\nsecond").unwrap();
     input.write_all(b" half\n").unwrap();

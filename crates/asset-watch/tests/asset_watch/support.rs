@@ -67,3 +67,19 @@ pub(crate) fn supervise_bin() -> PathBuf {
     );
     bin
 }
+
+/// Kills a supervisor under test if the test fails before it ends it, so a failed
+/// assertion leaves no process behind. After a normal end the pid is already reaped and
+/// the SIGKILL finds nothing.
+pub(crate) struct KillOnDrop(pub(crate) u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if alive(self.0) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0.cast_signed()),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
