@@ -1,0 +1,3 @@
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelector("main").dataset.ready = "yes";
+});
