@@ -10,6 +10,20 @@
 //! | `env-validate` | [`env_validate`] | validate the environment and `.env` files against a schema, lint them, diff them with `.env.example` |
 //! | `asset-watch` | [`asset_watch`] | rerun build commands on file changes and run dev processes side by side |
 //!
+//! ```
+//! # #[cfg(feature = "readiness")]
+//! # {
+//! use preflight::readiness::{Target, Wait};
+//!
+//! // Wait for a service (here a listener of our own) instead of `sleep 5`.
+//! let service = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let target: Target = format!("tcp://{}", service.local_addr()?).parse()?;
+//! let report = Wait::new([target]).run_blocking()?;
+//! assert_eq!(report.targets.len(), 1);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! All four are enabled by default. A crate that needs only one can depend on it directly
 //! (`preflight-readiness`, …) or on `preflight` with `default-features = false`.
 #![forbid(unsafe_code)]
