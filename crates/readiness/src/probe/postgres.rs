@@ -65,26 +65,19 @@ impl Probe for PostgresProbe {
                 .connect(NoTls)
                 .await
                 .map_err(|e| ProbeFailure::from_error(&e))?;
-            let mut driver = AbortOnDrop(tokio::spawn(connection));
-            client
-                .simple_query("SELECT 1")
-                .await
-                .map_err(|e| ProbeFailure::from_error(&e).context("SELECT 1"))?;
-            // Dropping the client sends Terminate; waiting for the driver closes the
-            // socket before the attempt counts as done.
-            drop(client);
-            let _ = (&mut driver.0).await;
+            // The connection is driven inside this attempt (no spawned task, no hop between
+            // threads): dropping the client once the answer is in sends Terminate, which
+            // ends the connection future and closes the socket. Cancelling the attempt
+            // drops both.
+            let query = async move {
+                let answer = client.simple_query("SELECT 1").await;
+                drop(client);
+                answer
+            };
+            let (answer, _closed) = tokio::join!(query, connection);
+            answer.map_err(|e| ProbeFailure::from_error(&e).context("SELECT 1"))?;
             Ok(())
         })
-    }
-}
-
-/// Stops the connection driver when an attempt is cancelled half-way.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
