@@ -2,6 +2,8 @@
 //! over the lossless document. One pass, hash map for duplicates, adjacent comparison for
 //! order: linear in the file, whatever its size. Never reads a value into a message.
 
+use std::collections::hash_map::Entry;
+
 use crate::hash::FastMap;
 use crate::parse::{Item, ItemKind, RawEntry};
 use crate::{Document, Finding, Rule, Separator};
@@ -87,13 +89,14 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
                         value_rules(doc, item, raw, key, &mut out);
                     }
                 }
-                if let Some(first) = seen.get(key) {
-                    out.push(f(
+                match seen.entry(key) {
+                    Entry::Occupied(first) => out.push(f(
                         Rule::DuplicatedKey,
-                        format!("`{key}` is set again (first on line {first}); dotenvy keeps the first value, the other loaders the last"),
-                    ));
-                } else {
-                    seen.insert(key, item.line);
+                        format!("`{key}` is set again (first on line {}); dotenvy keeps the first value, the other loaders the last", first.get()),
+                    )),
+                    Entry::Vacant(slot) => {
+                        slot.insert(item.line);
+                    }
                 }
                 if let Some(prev) = prev_key
                     && key < prev
@@ -175,6 +178,14 @@ impl Control {
 }
 
 fn key_rules(key: &str, f: &dyn Fn(Rule, String) -> Finding, out: &mut Vec<Finding>) {
+    // The usual key, `[A-Z_][A-Z0-9_]*`, breaks none of the rules below.
+    let b = key.as_bytes();
+    if b.first().is_some_and(|c| !c.is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+    {
+        return;
+    }
     match key.chars().next() {
         None => {
             out.push(f(Rule::LeadingCharacter, "the key is empty".to_owned()));
@@ -222,6 +233,11 @@ fn value_rules(doc: &Document, item: &Item, raw: &RawEntry, key: &str, out: &mut
     let lead = v.len() - v.trim_start_matches([' ', '\t']).len();
     let vstart = raw.value.start + lead;
     let body = &v[lead..];
+    // The usual unquoted value: no quote, whitespace, `#`, `$` or backslash, so none of the
+    // value rules can apply.
+    if body.bytes().all(crate::dialect::is_plain_byte) {
+        return;
+    }
     let f = |rule, msg: String, at: usize| {
         Finding::new(rule, msg)
             .key(key)

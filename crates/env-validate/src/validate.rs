@@ -189,7 +189,9 @@ impl Validator {
         // Drift (template keys absent from every env file): which declared keys were seen,
         // by declaration index, found with the same lookup as the extra-key check.
         let mut in_files: Vec<bool> = vec![false; schema.keys.len()];
-        values.map.reserve(entry_count + schema.keys.len());
+        // Most keys are both declared and set: room for the larger side, not the sum
+        // (a table twice too big is megabytes of fresh pages on a large file).
+        values.map.reserve(entry_count.max(schema.keys.len()));
         let mut extra: Vec<(String, Location)> = Vec::new();
         let mut extra_seen: FastSet<&str> = FastSet::default();
         values.files = env_docs.iter().map(|d| d.name_arc().clone()).collect();
@@ -204,8 +206,8 @@ impl Validator {
             for (entry, reading) in doc.entries().zip(readings) {
                 let key = entry.key();
                 if !schema.keys.is_empty() {
-                    match schema.index.get(key) {
-                        Some(&i) => in_files[i] = true,
+                    match schema.position(key) {
+                        Some(i) => in_files[i] = true,
                         None => {
                             if entry.separator().is_some()
                                 && schema.report_extra

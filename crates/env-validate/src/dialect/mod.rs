@@ -309,9 +309,10 @@ impl Dialect {
 }
 
 /// `KEY=value` where the key is `[A-Za-z_][A-Za-z0-9_]*` and the value has only
-/// characters no loader treats specially (no quotes, `#`, `$`, `\\`, whitespace): every
-/// loader reads the text as it is, so the per-loader scanners can be skipped. This is
-/// most lines of most files.
+/// characters no loader treats specially (no quotes, `#`, `$`, `\\`, whitespace), or is
+/// such text with spaces wrapped in one pair of `"` or `'` and nothing after: every
+/// loader reads the text (inside the quotes) as it is, so the per-loader scanners can be
+/// skipped. This is most lines of most files. Returns the value as read.
 fn plain_value<'a>(entry: &Entry<'a>) -> Option<&'a str> {
     if entry.separator() != Some(Separator::Equals) {
         return None;
@@ -321,31 +322,43 @@ fn plain_value<'a>(entry: &Entry<'a>) -> Option<&'a str> {
         .first()
         .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
         && key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    if !key_ok {
+        return None;
+    }
     let raw = entry.raw_value();
-    let value_ok = raw.bytes().all(|b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'_' | b'.'
-                    | b'/'
-                    | b':'
-                    | b'@'
-                    | b'%'
-                    | b'+'
-                    | b','
-                    | b'-'
-                    | b'='
-                    | b'?'
-                    | b'&'
-                    | b'*'
-                    | b';'
-                    | b'~'
-                    | b'^'
-                    | b'|'
-                    | b'!'
-            )
-    });
-    (key_ok && value_ok).then_some(raw)
+    let (inner, quoted) = match raw.as_bytes() {
+        [q @ (b'"' | b'\''), .., last] if last == q => (&raw[1..raw.len() - 1], true),
+        _ => (raw, false),
+    };
+    inner
+        .bytes()
+        .all(|b| is_plain_byte(b) || (quoted && b == b' '))
+        .then_some(inner)
+}
+
+/// A byte that no loader treats specially in an unquoted value.
+pub(crate) fn is_plain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'_' | b'.'
+                | b'/'
+                | b':'
+                | b'@'
+                | b'%'
+                | b'+'
+                | b','
+                | b'-'
+                | b'='
+                | b'?'
+                | b'&'
+                | b'*'
+                | b';'
+                | b'~'
+                | b'^'
+                | b'|'
+                | b'!'
+        )
 }
 
 fn unreachable_portable() -> Reading {
@@ -450,6 +463,55 @@ mod tests {
         assert_eq!(py[1].value(), Some("xy"));
         assert_eq!(dy[2].value(), Some("x"));
         assert_eq!(py[2].value(), Some("$A"));
+    }
+
+    #[test]
+    fn plain_fast_path_reads_as_every_loader_does() {
+        let env = |_: &str| None;
+        let file = FastMap::default();
+        let vars = Vars {
+            file: &file,
+            env: &env,
+        };
+        for text in [
+            "K=abc",
+            "K=",
+            "K=a=b:c/d?e&f;g~h^i|j!k",
+            "K=\"hello world 1\"",
+            "K='hello world 1'",
+            "K=\"\"",
+            "K=''",
+            "K=\"x\"",
+            "K=' a '",
+            "_K9=\"postgres://u@h:5432/db?x=1\"",
+        ] {
+            let doc = Document::parse("t", text);
+            let entry = doc.entries().next().unwrap();
+            let fast = plain_value(&entry).unwrap_or_else(|| panic!("{text} is plain"));
+            for d in Dialect::LOADERS {
+                assert_eq!(
+                    d.read_entry(&entry, &vars),
+                    Reading::Value(fast.to_owned()),
+                    "{d} reads {text}"
+                );
+            }
+        }
+        for text in [
+            "K=\"a\\tb\"",
+            "K='a' #c",
+            "K=\"a\tb\"",
+            "K=\"a#b\"",
+            "K=\"$A\"",
+            "K=a b",
+            "K=\"a'",
+            "K=\"",
+            "K= \"a\"",
+            "1K=a",
+        ] {
+            let doc = Document::parse("t", text);
+            let entry = doc.entries().next().unwrap();
+            assert_eq!(plain_value(&entry), None, "{text}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod template;
 mod types;
 
 use std::fmt;
+use std::hash::Hasher;
 use std::sync::Arc;
 
 use regex::Regex;
@@ -13,7 +14,7 @@ use regex::Regex;
 pub(crate) use types::parse_bool;
 pub use types::{TypedValue, ValueType};
 
-use crate::hash::FastMap;
+use crate::hash::{FastMap, Fnv};
 use crate::{Error, Location, Result, Values};
 
 /// A condition on another key, as in `@required-if=DJANGO_ENV=production`.
@@ -154,11 +155,69 @@ impl fmt::Debug for CustomRule {
     }
 }
 
+/// Declared keys by name without a second copy of each name: the name's hash maps to its
+/// position in the key list, where the name itself is compared. A name whose hash collides
+/// with an earlier name's (rare) goes to `collided`, searched in order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyIndex {
+    by_hash: FastMap<u64, usize>,
+    collided: Vec<usize>,
+}
+
+impl KeyIndex {
+    fn hash(key: &str) -> u64 {
+        let mut h = Fnv::default();
+        h.write(key.as_bytes());
+        h.finish()
+    }
+
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.by_hash.reserve(n);
+    }
+
+    fn get(&self, keys: &[KeySpec], key: &str) -> Option<usize> {
+        self.get_hashed(keys, key, Self::hash(key))
+    }
+
+    /// The position of `key`, recorded as `next` if it is new.
+    fn get_or_insert(&mut self, keys: &[KeySpec], key: &str, next: usize) -> usize {
+        self.get_or_insert_hashed(keys, key, Self::hash(key), next)
+    }
+
+    fn get_hashed(&self, keys: &[KeySpec], key: &str, hash: u64) -> Option<usize> {
+        let first = *self.by_hash.get(&hash)?;
+        if keys[first].name == key {
+            return Some(first);
+        }
+        self.collided.iter().copied().find(|&i| keys[i].name == key)
+    }
+
+    fn get_or_insert_hashed(
+        &mut self,
+        keys: &[KeySpec],
+        key: &str,
+        hash: u64,
+        next: usize,
+    ) -> usize {
+        let first = *self.by_hash.entry(hash).or_insert(next);
+        if first == next || keys[first].name == key {
+            return first;
+        }
+        match self.collided.iter().copied().find(|&i| keys[i].name == key) {
+            Some(i) => i,
+            None => {
+                self.collided.push(next);
+                next
+            }
+        }
+    }
+}
+
 /// The set of declared keys and rules.
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
     pub(crate) keys: Vec<KeySpec>,
-    pub(crate) index: FastMap<String, usize>,
+    pub(crate) index: KeyIndex,
     pub(crate) rules: Vec<CustomRule>,
     /// Keys not in the schema are reported as `extra-key`.
     pub(crate) report_extra: bool,
@@ -184,7 +243,12 @@ impl Schema {
     /// One key's declaration.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&KeySpec> {
-        self.index.get(key).map(|&i| &self.keys[i])
+        self.position(key).map(|i| &self.keys[i])
+    }
+
+    /// The declaration index of `key`.
+    pub(crate) fn position(&self, key: &str) -> Option<usize> {
+        self.index.get(&self.keys, key)
     }
 
     /// Whether the schema declares nothing.
@@ -195,7 +259,7 @@ impl Schema {
 
     pub(crate) fn push(&mut self, spec: KeySpec) {
         let next = self.keys.len();
-        let i = *self.index.entry(spec.name.clone()).or_insert(next);
+        let i = self.index.get_or_insert(&self.keys, &spec.name, next);
         if i == next {
             self.keys.push(spec);
         } else {
@@ -426,6 +490,25 @@ impl KeyBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_index_tells_names_with_one_hash_apart() {
+        let mut keys: Vec<KeySpec> = Vec::new();
+        let mut index = KeyIndex::default();
+        for name in ["A", "B", "C", "B"] {
+            let next = keys.len();
+            let i = index.get_or_insert_hashed(&keys, name, 7, next);
+            if i == next {
+                keys.push(KeySpec::new(name.to_owned()));
+            }
+        }
+        assert_eq!(keys.len(), 3);
+        for (i, name) in ["A", "B", "C"].into_iter().enumerate() {
+            assert_eq!(index.get_hashed(&keys, name, 7), Some(i));
+        }
+        assert_eq!(index.get_hashed(&keys, "D", 7), None);
+        assert_eq!(index.get_hashed(&keys, "A", 8), None);
+    }
 
     #[test]
     fn builder_collects_every_problem() {
