@@ -203,6 +203,9 @@ impl Validator {
             if self.dialect.first_duplicate_wins() {
                 set_here.reserve(doc.items.len());
             }
+            // Portable: keys this file sets twice, with the first value and its line. The
+            // values table finds them, so a file without duplicates needs no extra map.
+            let mut dups: FastMap<&str, (u32, String)> = FastMap::default();
             for (entry, reading) in doc.entries().zip(readings) {
                 let key = entry.key();
                 if !schema.keys.is_empty() {
@@ -230,7 +233,7 @@ impl Validator {
                 if self.dialect.first_duplicate_wins() && !set_here.insert(key) {
                     continue;
                 }
-                values.map.insert(
+                let replaced = values.map.insert(
                     key.to_owned(),
                     Value {
                         raw,
@@ -246,7 +249,15 @@ impl Validator {
                         },
                     },
                 );
+                if self.dialect == Dialect::Portable
+                    && let Some(old) = replaced
+                    && let Origin::File { file, line, .. } = old.origin
+                    && file == doc_index
+                {
+                    dups.entry(key).or_insert((line, old.raw));
+                }
             }
+            duplicate_disagreements(doc, dups, &values, &mut findings);
         }
         if let Some(env) = env {
             // Only declared keys: the rest of the process environment is none of ours.
@@ -366,7 +377,6 @@ impl Validator {
                     .unwrap_or(Reading::NoValue),
             );
         }
-        duplicate_disagreements(&entries, &picked, out);
         picked
     }
 
@@ -634,43 +644,39 @@ fn hint(raw: &str) -> &'static str {
     "use `KEY=value` with a plain key ([A-Z_][A-Z0-9_]*) and a quoted value to read the same everywhere"
 }
 
+/// In portable mode, a key set twice in one file with different values: dotenvy keeps
+/// the first, the other loaders the last. `dups` holds each such key's first value and
+/// line; the last is the one in `values`.
 fn duplicate_disagreements(
-    entries: &[crate::Entry<'_>],
-    picked: &[Reading],
+    doc: &Document,
+    dups: FastMap<&str, (u32, String)>,
+    values: &Values,
     out: &mut Vec<Finding>,
 ) {
-    // key -> (first, last) entry with a value.
-    let mut seen: FastMap<&str, (usize, usize)> =
-        FastMap::with_capacity_and_hasher(entries.len(), Default::default());
-    for (i, e) in entries.iter().enumerate() {
-        if matches!(picked[i], Reading::Value(_)) {
-            seen.entry(e.key())
-                .and_modify(|(_, l)| *l = i)
-                .or_insert((i, i));
-        }
-    }
-    let mut dups: Vec<(&str, usize, usize)> = seen
+    let mut found: Vec<(&str, u32, u32, u32)> = dups
         .into_iter()
-        .filter(|&(_, (f, l))| f != l && picked[f] != picked[l])
-        .map(|(k, (f, l))| (k, f, l))
+        .filter_map(|(key, (first_line, first))| {
+            let last = values.map.get(key)?;
+            match last.origin {
+                Origin::File { line, col, .. } if last.raw != first => {
+                    Some((key, first_line, line, col))
+                }
+                _ => None,
+            }
+        })
         .collect();
-    dups.sort_unstable_by_key(|&(_, _, l)| l);
-    for (key, f, l) in dups {
-        {
-            let e = &entries[l];
-            out.push(
-                Finding::new(
-                    Rule::LoaderDisagreement,
-                    format!(
-                        "`{key}` is set twice with different values: dotenvy keeps line {}, the other loaders line {}",
-                        entries[f].line(),
-                        e.line()
-                    ),
-                )
-                .key(key)
-                .at(e.location())
-                .help("keep one entry per key"),
-            );
-        }
+    found.sort_unstable_by_key(|&(_, _, line, _)| line);
+    for (key, first_line, line, col) in found {
+        out.push(
+            Finding::new(
+                Rule::LoaderDisagreement,
+                format!(
+                    "`{key}` is set twice with different values: dotenvy keeps line {first_line}, the other loaders line {line}"
+                ),
+            )
+            .key(key)
+            .at(Location::new(doc.name_arc().clone(), line, col))
+            .help("keep one entry per key"),
+        );
     }
 }
