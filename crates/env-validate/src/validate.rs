@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::hash::{FastMap, FastSet};
-use crate::values::{Origin, Value};
+use crate::values::{NO_SPEC, Origin, Value};
 use crate::{
     Dialect, Document, Finding, Limits, Location, Reading, Report, Result, Rule, Schema, Values,
     lint,
@@ -208,9 +208,13 @@ impl Validator {
             let mut dups: FastMap<&str, (u32, String)> = FastMap::default();
             for (entry, reading) in doc.entries().zip(readings) {
                 let key = entry.key();
+                let mut spec = NO_SPEC;
                 if !schema.keys.is_empty() {
                     match schema.position(key) {
-                        Some(i) => in_files[i] = true,
+                        Some(i) => {
+                            in_files[i] = true;
+                            spec = u32::try_from(i).unwrap_or(NO_SPEC);
+                        }
                         None => {
                             if entry.separator().is_some()
                                 && schema.report_extra
@@ -239,6 +243,7 @@ impl Validator {
                         raw,
                         typed: None,
                         secret: false,
+                        spec,
                         origin: {
                             let (line, col) = entry.line_col();
                             Origin::File {
@@ -261,7 +266,7 @@ impl Validator {
         }
         if let Some(env) = env {
             // Only declared keys: the rest of the process environment is none of ours.
-            for k in schema.keys() {
+            for (i, k) in schema.keys().enumerate() {
                 if let Some(v) = env.get(&k.name) {
                     values.map.insert(
                         k.name.clone(),
@@ -270,6 +275,7 @@ impl Validator {
                             typed: None,
                             secret: false,
                             origin: Origin::ProcessEnv,
+                            spec: u32::try_from(i).unwrap_or(NO_SPEC),
                         },
                     );
                 }
@@ -398,55 +404,68 @@ impl Validator {
             Origin::Default => None,
         };
         let mut missing_required: FastSet<&str> = FastSet::default();
-        for spec in schema.keys() {
-            let key = spec.name.as_str();
-            // One lookup in the common case (set, not empty).
-            let usable = match values.map.get_mut(key) {
-                Some(v) if spec.allow_empty || !v.raw.is_empty() => Some(v),
-                _ => None,
+        // Set, non-empty values are checked in one walk over the values table (no lookup
+        // per key); their findings are tagged with the declaration index, so the report
+        // keeps declaration order whatever the table's order.
+        let mut checked = vec![false; schema.keys.len()];
+        let mut tagged: Vec<(usize, Finding)> = Vec::new();
+        let mut found = Vec::new();
+        for v in values.map.values_mut() {
+            let i = v.spec as usize;
+            let Some(spec) = schema.keys.get(i) else {
+                continue;
             };
-            if let Some(v) = usable {
+            if spec.allow_empty || !v.raw.is_empty() {
+                checked[i] = true;
                 v.secret = spec.secret;
-                check_value(spec, v, &value_loc, out);
-                continue;
-            }
-            {
-                let removed = values.map.remove(key);
-                let was_empty = removed.as_ref().is_some_and(|v| v.raw.is_empty());
-                let empty_at = removed.as_ref().and_then(value_loc);
-                if let Some(d) = &spec.default {
-                    values.map.insert(
-                        key.to_owned(),
-                        Value {
-                            raw: d.clone(),
-                            typed: spec.ty.check(d).ok().map(Box::new),
-                            secret: spec.secret,
-                            origin: Origin::Default,
-                        },
-                    );
-                } else if spec.required {
-                    missing_required.insert(key);
-                    let f = if was_empty {
-                        Finding::new(
-                            Rule::EmptyValue,
-                            format!("`{key}` is required but set to the empty string"),
-                        )
-                        .at_opt(empty_at)
-                    } else {
-                        Finding::new(
-                            Rule::MissingRequired,
-                            format!("`{key}` is required but not set"),
-                        )
-                        .at_opt(spec.declared_at.clone())
-                    };
-                    out.push(
-                        f.key(key)
-                            .help(format!("set {key} in the environment or an env file")),
-                    );
-                }
-                continue;
+                check_value(spec, v, &value_loc, &mut found);
+                tagged.extend(found.drain(..).map(|f| (i, f)));
             }
         }
+        for (i, spec) in schema.keys().enumerate() {
+            if checked[i] {
+                continue;
+            }
+            let key = spec.name.as_str();
+            let removed = values.map.remove(key);
+            let was_empty = removed.as_ref().is_some_and(|v| v.raw.is_empty());
+            let empty_at = removed.as_ref().and_then(value_loc);
+            if let Some(d) = &spec.default {
+                values.map.insert(
+                    key.to_owned(),
+                    Value {
+                        raw: d.clone(),
+                        typed: spec.ty.check(d).ok().map(Box::new),
+                        secret: spec.secret,
+                        origin: Origin::Default,
+                        spec: u32::try_from(i).unwrap_or(NO_SPEC),
+                    },
+                );
+            } else if spec.required {
+                missing_required.insert(key);
+                let f = if was_empty {
+                    Finding::new(
+                        Rule::EmptyValue,
+                        format!("`{key}` is required but set to the empty string"),
+                    )
+                    .at_opt(empty_at)
+                } else {
+                    Finding::new(
+                        Rule::MissingRequired,
+                        format!("`{key}` is required but not set"),
+                    )
+                    .at_opt(spec.declared_at.clone())
+                };
+                tagged.push((
+                    i,
+                    f.key(key)
+                        .help(format!("set {key} in the environment or an env file")),
+                ));
+            }
+        }
+        // Stable: a key's own findings stay in the order they were made.
+        tagged.sort_by_key(|(i, _)| *i);
+        out.extend(tagged.into_iter().map(|(_, f)| f));
         // Conditions see the typed values, so they run after every key is checked.
         for spec in schema.keys() {
             let key = spec.name.as_str();

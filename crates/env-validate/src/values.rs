@@ -37,7 +37,13 @@ pub struct Value {
     pub(crate) typed: Option<Box<TypedValue>>,
     pub(crate) secret: bool,
     pub(crate) origin: Origin,
+    /// Declaration index of the key in the validating run's schema ([`NO_SPEC`] when
+    /// undeclared), so the schema check walks the values without looking each key up.
+    pub(crate) spec: u32,
 }
+
+/// [`Value::spec`] of a key the schema does not declare.
+pub(crate) const NO_SPEC: u32 = u32::MAX;
 
 impl Value {
     /// The value as the loader reads it. For a secret this is the secret: handle with care.
@@ -247,6 +253,7 @@ mod tests {
                 typed: Some(Box::new(TypedValue::String("hunter2".into()))),
                 secret: true,
                 origin: Origin::ProcessEnv,
+                spec: NO_SPEC,
             },
         );
         values.map.insert(
@@ -256,6 +263,7 @@ mod tests {
                 typed: Some(Box::new(TypedValue::Port(80))),
                 secret: false,
                 origin: Origin::Default,
+                spec: NO_SPEC,
             },
         );
         let dbg = format!("{values:?}");
