@@ -446,14 +446,37 @@ fn decode_utf8(bytes: &[u8]) -> (String, Vec<usize>) {
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(text.len() / 24 + 1);
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let bytes = text.as_bytes();
+    let mut starts = Vec::with_capacity(bytes.len() / 24 + 1);
     starts.push(0);
-    // `match_indices` on a char finds each newline with memchr, not byte by byte.
-    starts.extend(
-        text.match_indices('\n')
-            .map(|(i, _)| i + 1)
-            .filter(|&s| s < text.len()),
-    );
+    let mut push_newlines = |chunk: &[u8], base: usize| {
+        for (i, &b) in chunk.iter().enumerate() {
+            if b == b'\n' {
+                starts.push(base + i + 1);
+            }
+        }
+    };
+    // Eight bytes at a time: a word without a newline byte (most of them) is skipped
+    // with one test: the classic "has a zero byte" check, on the word xor `\n` in
+    // every byte.
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'\n'));
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            push_newlines(chunk, base);
+        }
+        base += 8;
+    }
+    push_newlines(chunks.remainder(), base);
+    // A final newline starts no line.
+    if starts.len() > 1 && starts.last() == Some(&bytes.len()) {
+        starts.pop();
+    }
     starts
 }
 
@@ -734,6 +757,32 @@ mod tests {
         assert_eq!(s.text, "PASSWORD = ‹value›");
         let s = doc.snippet(&doc.items[1], doc.items[1].range.start);
         assert_eq!(s.text, "# …");
+    }
+
+    #[test]
+    fn line_starts_match_a_byte_by_byte_scan() {
+        for text in [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "\n\n\n",
+            "1234567\n",
+            "12345678\n",
+            "123456789\nabcdefgh\n\nx",
+            "é\nü€\r\n\n12345678901234567890\n",
+        ] {
+            let naive: Vec<usize> = std::iter::once(0)
+                .chain(
+                    text.bytes()
+                        .enumerate()
+                        .filter(|&(_, b)| b == b'\n')
+                        .map(|(i, _)| i + 1)
+                        .filter(|&s| s < text.len()),
+                )
+                .collect();
+            assert_eq!(line_starts(text), naive, "{text:?}");
+        }
     }
 
     #[test]
