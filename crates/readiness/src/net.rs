@@ -138,65 +138,12 @@ async fn connect_first(addrs: Vec<SocketAddr>) -> std::result::Result<TcpStream,
 }
 
 async fn connect_one(addr: SocketAddr) -> std::result::Result<TcpStream, ProbeFailure> {
-    let stream = connect_socket(addr)
+    let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| ProbeFailure::from_error(&e).context(addr))?;
     // Probes write small requests and wait for the reply: do not let Nagle delay them.
     let _ = stream.set_nodelay(true);
     Ok(stream)
-}
-
-/// `TcpStream::connect`, minus the epoll round trip when the answer is already known. A
-/// refused port (the common case while waiting) has usually failed by the time the
-/// non-blocking `connect` returns; one `SO_ERROR` read then settles the attempt in four
-/// syscalls instead of registering the socket with epoll, parking, waking and
-/// deregistering it (ten, counted with strace under gVisor).
-#[cfg(unix)]
-async fn connect_socket(addr: SocketAddr) -> std::io::Result<TcpStream> {
-    use std::os::fd::AsRawFd;
-
-    use nix::errno::Errno;
-    use nix::sys::socket::{
-        self, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6, sockopt,
-    };
-
-    let family = if addr.is_ipv4() {
-        AddressFamily::Inet
-    } else {
-        AddressFamily::Inet6
-    };
-    let socket = socket::socket(
-        family,
-        SockType::Stream,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
-    let connected = match addr {
-        SocketAddr::V4(v4) => socket::connect(socket.as_raw_fd(), &SockaddrIn::from(v4)),
-        SocketAddr::V6(v6) => socket::connect(socket.as_raw_fd(), &SockaddrIn6::from(v6)),
-    };
-    match connected {
-        Ok(()) => {}
-        Err(Errno::EINPROGRESS) => {
-            let error = socket::getsockopt(&socket, sockopt::SocketError)?;
-            if error != 0 {
-                return Err(std::io::Error::from_raw_os_error(error));
-            }
-        }
-        Err(errno) => return Err(errno.into()),
-    }
-    // Still in progress (or connected): wait for the outcome as tokio's own connect does.
-    let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
-    stream.writable().await?;
-    match stream.take_error()? {
-        Some(error) => Err(error),
-        None => Ok(stream),
-    }
-}
-
-#[cfg(not(unix))]
-async fn connect_socket(addr: SocketAddr) -> std::io::Result<TcpStream> {
-    TcpStream::connect(addr).await
 }
 
 pub(crate) fn parse_port(text: &str) -> std::result::Result<u16, String> {

@@ -19,9 +19,9 @@ use crate::health::cadence;
 ///   or the deadline passes.
 /// - `start_interval`: the cadence while the target is starting and the start period runs.
 /// - `interval`: the cadence otherwise (once healthy, in monitor mode, or after the start
-///   period). Cadence is measured from the start of one probe to the start of the next,
-///   so a slow probe does not stretch it (a probe slower than the cadence is followed at
-///   once by the next).
+///   period). Cadence is measured from the moment one probe was due to the start of the
+///   next, so neither a slow probe nor a late timer stretches it (a probe slower than the
+///   cadence is followed at once by the next, without a burst to catch up).
 /// - `retries`: this many counted failures in a row make the target unhealthy.
 /// - `success_threshold` (Kubernetes): this many successes in a row make it healthy.
 /// - `deadline`: the overall bound of a wait, which holds even against a server that
