@@ -12,8 +12,9 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
     let mut out = Vec::new();
     let text = doc.text();
     let bytes = text.as_bytes();
+    // Room for the entries, not every item: a template is half comments.
     let mut seen: FastMap<&str, u32> =
-        FastMap::with_capacity_and_hasher(doc.items.len(), Default::default());
+        FastMap::with_capacity_and_hasher(doc.entries().count(), Default::default());
     let mut prev_blank = false;
     let mut prev_key: Option<&str> = None;
     let mut control = Control::default();
