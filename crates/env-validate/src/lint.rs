@@ -166,6 +166,7 @@ impl Control {
         }
     }
 
+    #[inline]
     fn drop_disabled(&self, out: &mut Vec<Finding>, from: usize) {
         if !self.all && self.rules.is_empty() {
             return;
@@ -319,6 +320,14 @@ fn references(value: &str, key: &str) -> bool {
 }
 
 fn trailing_whitespace(doc: &Document, item: &Item, out: &mut Vec<Finding>) {
+    // The usual case first: the item's last byte (terminator excluded) is no blank.
+    let last = item
+        .content_end
+        .checked_sub(1)
+        .map(|i| doc.text().as_bytes()[i]);
+    if !matches!(last, Some(b' ' | b'\t')) {
+        return;
+    }
     // Inside a multi-line quoted value, trailing spaces are data: check the last line only.
     let (start, end) = doc.line_bounds(item.end_line);
     let line = &doc.text()[start..end];
