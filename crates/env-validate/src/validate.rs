@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use crate::hash::{FastMap, FastSet};
 use crate::values::{NO_SPEC, Origin, Value};
 use crate::{
-    Dialect, Document, Finding, Limits, Location, Reading, Report, Result, Rule, Schema, Values,
-    lint,
+    Dialect, Document, Entry, Finding, Limits, Location, Reading, Report, Result, Rule, Schema,
+    Values, lint,
 };
 
 const PROCESS_ENV: &str = "<process environment>";
@@ -328,14 +328,12 @@ impl Validator {
         lookup: &dyn Fn(&str) -> Option<String>,
         out: &mut Vec<Finding>,
     ) -> Vec<Reading> {
-        let entries: Vec<_> = doc.entries().collect();
-        let problem = |i: usize, r: &Reading, loader: Dialect| -> Option<Finding> {
+        let problem = |e: &Entry<'_>, r: &Reading, loader: Dialect| -> Option<Finding> {
             let (rule, why) = match r {
                 Reading::Rejected(w) => (Rule::Syntax, w),
                 Reading::Skipped(w) => (Rule::IgnoredLine, w),
                 _ => return None,
             };
-            let e = &entries[i];
             let msg = if loader == Dialect::Portable {
                 why.clone()
             } else {
@@ -351,18 +349,15 @@ impl Validator {
         if self.dialect != Dialect::Portable {
             let readings = self.dialect.read(doc, lookup);
             out.extend(
-                readings
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, r)| problem(i, r, self.dialect)),
+                doc.entries()
+                    .zip(&readings)
+                    .filter_map(|(e, r)| problem(&e, r, self.dialect)),
             );
             return readings;
         }
-        let mut picked = Vec::with_capacity(entries.len());
-        for (i, r) in crate::dialect::read_portable(doc, lookup)
-            .into_iter()
-            .enumerate()
-        {
+        let portable = crate::dialect::read_portable(doc, lookup);
+        let mut picked = Vec::with_capacity(portable.len());
+        for (e, r) in doc.entries().zip(portable) {
             let each = match r {
                 crate::dialect::PortableReading::Plain(v) => {
                     picked.push(Reading::Value(v));
@@ -372,9 +367,9 @@ impl Validator {
             };
             let rs: [&Reading; 4] = [&each[0], &each[1], &each[2], &each[3]];
             if rs.iter().all(|r| *r == rs[0]) {
-                out.extend(problem(i, rs[0], Dialect::Portable));
+                out.extend(problem(&e, rs[0], Dialect::Portable));
             } else {
-                out.push(disagreement(&entries[i], &rs));
+                out.push(disagreement(&e, &rs));
             }
             // The first accepting loader's reading is the one validated.
             picked.push(
