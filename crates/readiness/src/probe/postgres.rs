@@ -4,7 +4,10 @@
 //! TLS: `sslmode=require` fails with tokio-postgres' message (TLS is not supported yet).
 
 use std::fmt;
+use std::future::Future;
+use std::pin::pin;
 use std::str::FromStr;
+use std::task::Poll;
 
 use tokio_postgres::NoTls;
 
@@ -74,11 +77,38 @@ impl Probe for PostgresProbe {
                 drop(client);
                 answer
             };
-            let (answer, _closed) = tokio::join!(query, connection);
+            let answer = join_driven(query, connection).await;
             answer.map_err(|e| ProbeFailure::from_error(&e).context("SELECT 1"))?;
             Ok(())
         })
     }
+}
+
+/// Polls `work` and its connection `driver` together until both are done and returns
+/// what `work` returned (`tokio::join!` without needing tokio's macros feature).
+async fn join_driven<T>(work: impl Future<Output = T>, driver: impl Future) -> T {
+    let mut work = pin!(work);
+    let mut driver = pin!(driver);
+    let mut output = None;
+    let mut driven = false;
+    std::future::poll_fn(|cx| {
+        if output.is_none()
+            && let Poll::Ready(value) = work.as_mut().poll(cx)
+        {
+            output = Some(value);
+        }
+        if !driven {
+            driven = driver.as_mut().poll(cx).is_ready();
+        }
+        match (driven, output.take()) {
+            (true, Some(value)) => Poll::Ready(value),
+            (_, value) => {
+                output = value;
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 #[cfg(test)]
