@@ -11,7 +11,8 @@
 /// otherwise pass a closure returning a [`Guard`](crate::Guard), a
 /// [`GuardBuilder`](crate::GuardBuilder) or a `Result<Guard, Error>`:
 ///
-/// ```ignore
+/// ```no_run,standalone_crate
+/// // Compiled by the doc tests but not run: its hook would refuse the doctest binary itself.
 /// preflight_test_guard::guard_test_binary!(|| {
 ///     preflight_test_guard::Guard::builder().flag("TESTING_IN_DOCKER")
 /// });
