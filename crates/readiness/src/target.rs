@@ -17,6 +17,9 @@
 //! | `unix:///path` | unix socket connect |
 //! | `file:///path` | path exists |
 //! | `cmd:program arg…` / `sh:script` | command exits 0 (no shell / `sh -c`) |
+//!
+//! The `cmd:` and `sh:` prefixes win over a bare `host:port`: a host that is really named
+//! `cmd` or `sh` is written `tcp://sh:80`.
 
 use std::fmt;
 use std::str::FromStr;

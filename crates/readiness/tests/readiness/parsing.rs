@@ -47,6 +47,8 @@ proptest! {
 
     #[test]
     fn bad_ports_are_errors_naming_the_port(host in "[a-z]{1,10}", port in 65536_u32..10_000_000) {
+        // `sh:…` and `cmd:…` are command probes, not hosts (see the next test).
+        prop_assume!(host != "sh" && host != "cmd");
         let err = Target::parse(&format!("{host}:{port}")).unwrap_err();
         prop_assert!(err.to_string().contains(&port.to_string()), "{}", err);
         prop_assert_eq!(err.exit_code(), 2);
@@ -90,4 +92,14 @@ proptest! {
             prop_assert_eq!(again, rule);
         }
     }
+}
+
+#[test]
+fn command_prefixes_win_over_a_host_named_like_them() {
+    // Found by `bad_ports_are_errors_naming_the_port`: `sh:6538038` is a shell command.
+    assert_eq!(Target::parse("sh:6538038").unwrap().name(), "sh:6538038");
+    assert!(Target::parse("cmd:80").is_ok());
+    // A host really named `sh` is reached with an explicit scheme.
+    assert_eq!(Target::parse("tcp://sh:80").unwrap().name(), "tcp://sh:80");
+    assert!(Target::parse("tcp://sh:6538038").is_err());
 }
