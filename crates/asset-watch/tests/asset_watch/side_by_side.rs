@@ -7,7 +7,7 @@ use std::process::{Child, Output, Stdio};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::support::{KillOnDrop, alive, pids, supervise_bin, wait_until_blocking};
+use crate::support::{KillOnDrop, OutputLines, alive, pids, supervise_bin, wait_until_blocking};
 
 fn supervise(dir: &Path, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(supervise_bin());
@@ -92,45 +92,22 @@ fn a_second_ctrl_c_kills_at_once_instead_of_waiting_out_the_grace_period() {
     // A minute of grace: only the second signal can end the stubborn tree in time.
     let (mut child, all) = start_trees_with_grace(dir.path(), "60000");
     let _guard = KillOnDrop(child.id());
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead as _;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
+    let output = OutputLines::of(&mut child);
     let pid = Pid::from_raw(child.id().cast_signed());
     let started = std::time::Instant::now();
     kill(pid, Signal::SIGINT).unwrap();
     // The polite tree stopping proves the first signal was handled.
-    loop {
-        let line = rx
-            .recv_timeout(crate::support::PATIENCE)
-            .expect("polite tree to stop");
-        if line.starts_with("[polite]") && line.contains("stopped") {
-            break;
-        }
-    }
+    output.wait_for("the polite tree to stop", |line| {
+        line.starts_with("[polite]") && line.contains("stopped")
+    });
     kill(pid, Signal::SIGINT).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(130));
     assert!(
         started.elapsed() < std::time::Duration::from_secs(30),
         "waited out the grace period"
     );
-    // Until the reader sees end of output: the last lines may still be in the pipe.
-    let mut rest = Vec::new();
-    while let Ok(line) = rx.recv_timeout(crate::support::PATIENCE) {
-        rest.push(line);
-    }
-    assert!(
-        rest.iter()
-            .any(|l| l.contains("[stubborn] stopped (killed by SIGKILL)")),
-        "{rest:?}"
-    );
+    // The last lines may still be in the pipe after the supervisor exited.
+    output.wait_line("[stubborn] stopped (killed by SIGKILL)");
     assert_all_gone(&all, "after a second SIGINT");
 }
 
@@ -326,26 +303,8 @@ fn a_watch_job_runs_beside_processes_and_its_group_is_stopped_on_sigint() {
     .spawn()
     .unwrap();
     let _guard = KillOnDrop(child.id());
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead as _;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let wait_line = |needle: &str| loop {
-        let line = rx
-            .recv_timeout(crate::support::PATIENCE)
-            .expect("supervisor output");
-        if line.contains(needle) {
-            return line;
-        }
-    };
-    wait_line("[css]    watching 1 directory");
+    let output = OutputLines::of(&mut child);
+    output.wait_line("[css]    watching 1 directory");
     wait_until_blocking("the initial run and the server", || {
         pids(&dir.path().join("leaders")).len() == 2
     });
@@ -355,7 +314,7 @@ fn a_watch_job_runs_beside_processes_and_its_group_is_stopped_on_sigint() {
     let mut all = pids(&dir.path().join("leaders"));
     all.extend(pids(&dir.path().join("kids")));
     kill(Pid::from_raw(child.id().cast_signed()), Signal::SIGINT).unwrap();
-    wait_line("[css]    stopped (killed by SIGINT)");
+    output.wait_line("[css]    stopped (killed by SIGINT)");
     assert_eq!(child.wait().unwrap().code(), Some(130));
     assert_all_gone(&all, "after SIGINT with a watch job");
 }
@@ -462,26 +421,8 @@ fn a_kernel_queue_overflow_becomes_a_rescan_run() {
         .spawn()
         .unwrap();
     let _guard = KillOnDrop(child.id());
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead as _;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let wait_line = |needle: &str| loop {
-        let line = rx
-            .recv_timeout(crate::support::PATIENCE)
-            .unwrap_or_else(|_| panic!("no line containing {needle:?}"));
-        if line.contains(needle) {
-            return;
-        }
-    };
-    wait_line("[w] kind=initial");
+    let output = OutputLines::of(&mut child);
+    output.wait_line("[w] kind=initial");
     let pid = Pid::from_raw(child.id().cast_signed());
     kill(pid, Signal::SIGSTOP).unwrap();
     // Each new file is at least CREATE + MODIFY + CLOSE_WRITE (plus OPEN).
@@ -489,8 +430,8 @@ fn a_kernel_queue_overflow_becomes_a_rescan_run() {
         std::fs::write(src.join(format!("f{i:05}.css")), "x").unwrap();
     }
     kill(pid, Signal::SIGCONT).unwrap();
-    wait_line("[w] events were lost: rebuilding everything");
-    wait_line("[w] kind=rescan");
+    output.wait_line("[w] events were lost: rebuilding everything");
+    output.wait_line("[w] kind=rescan");
     kill(pid, Signal::SIGTERM).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(143));
 }

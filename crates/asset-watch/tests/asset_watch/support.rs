@@ -83,3 +83,44 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// The lines a child prints on stdout, read on a thread, waited on with a bound.
+pub(crate) struct OutputLines(std::sync::mpsc::Receiver<String>);
+
+impl OutputLines {
+    /// Takes the child's piped stdout and reads it line by line in the background.
+    pub(crate) fn of(child: &mut std::process::Child) -> Self {
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        Self(rx)
+    }
+
+    /// Returns the next line that satisfies `pred`; panics naming `what` after `PATIENCE`.
+    pub(crate) fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        loop {
+            let line = self
+                .0
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|_| panic!("no output line: {what}"));
+            if pred(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Returns the next line containing `needle`.
+    pub(crate) fn wait_line(&self, needle: &str) -> String {
+        self.wait_for(&format!("containing {needle:?}"), |line| {
+            line.contains(needle)
+        })
+    }
+}
