@@ -19,10 +19,8 @@
 
 mod readiness_cli;
 
-use std::time::Duration;
-
 use clap::Parser;
-use preflight_readiness::{Policy, QuestDbProbe, Target};
+use preflight_readiness::{QuestDbProbe, Target};
 
 use readiness_cli::{Output, PolicyArgs};
 
@@ -72,10 +70,6 @@ struct Cli {
     /// ILP/TCP port (for --ilp).
     #[arg(long, env = "QDB_ILP_PORT", default_value_t = 9009)]
     ilp_port: u16,
-    /// Probe once and exit 0 (healthy) or 1 (not): for a container HEALTHCHECK.
-    #[arg(long, conflicts_with = "command")]
-    once: bool,
-
     #[command(flatten)]
     policy: PolicyArgs,
 
@@ -106,21 +100,6 @@ impl Cli {
         }
         Ok(Target::new(name, builder.build()?))
     }
-
-    fn effective_policy(&self) -> preflight_readiness::Result<Policy> {
-        let policy = self.policy.policy()?;
-        if !self.once {
-            return Ok(policy);
-        }
-        // One attempt: its failure counts at once, and only the probe timeout bounds it,
-        // so the result is always 0 or 1 as a HEALTHCHECK must be.
-        Policy::builder()
-            .timeout(policy.timeout)
-            .start_period(Duration::ZERO)
-            .retries(1)
-            .no_deadline()
-            .build()
-    }
 }
 
 fn main() {
@@ -130,7 +109,8 @@ fn main() {
         .target()
         .unwrap_or_else(|err| readiness_cli::fail(PROGRAM, output, &err));
     let policy = cli
-        .effective_policy()
+        .policy
+        .policy()
         .unwrap_or_else(|err| readiness_cli::fail(PROGRAM, output, &err));
     readiness_cli::run(PROGRAM, vec![target], &policy, output, &cli.command);
 }

@@ -13,8 +13,12 @@
 //! (files that must exist). Every option also reads a `WAIT_*` variable; an invalid value
 //! is an error (exit 2), never silently replaced by a default.
 //!
+//! `--once` probes every target once and exits `0` or `1`: the HEALTHCHECK (or the
+//! `test-db-connection.sh`) of any service, bounded by `--probe-timeout`.
+//!
 //! Exit codes: `0` ready (or the command's own code after `--`), `124` the deadline
-//! passed, `1` a target became unhealthy, `2` usage or target-spec error.
+//! passed, `1` a target became unhealthy (with `--once`: not healthy), `2` usage or
+//! target-spec error.
 
 mod readiness_cli;
 

@@ -12,7 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use preflight_readiness::{Error, Event, EventKind, Health, Policy, Target, Wait};
+use preflight_readiness::{Error, Event, EventKind, Health, Policy, Report, Target, Wait};
 
 /// Parses `10`, `10s`, `250ms`, `1m30s` for clap.
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
@@ -54,11 +54,25 @@ pub(crate) struct PolicyArgs {
     /// Print events as JSON lines on stdout.
     #[arg(long, env = "WAIT_JSON", conflicts_with = "quiet")]
     pub(crate) json: bool,
+    /// Probe every target once and exit 0 (all healthy) or 1 (not): a container
+    /// HEALTHCHECK or a `test-db-connection.sh`. Only `--probe-timeout` bounds it.
+    #[arg(long, conflicts_with = "command")]
+    pub(crate) once: bool,
 }
 
 impl PolicyArgs {
     /// The policy these flags describe.
     pub(crate) fn policy(&self) -> preflight_readiness::Result<Policy> {
+        if self.once {
+            // One attempt: its failure counts at once, and only the probe timeout bounds
+            // it, so the result is always 0 or 1 as a HEALTHCHECK must be.
+            return Policy::builder()
+                .timeout(self.probe_timeout)
+                .start_period(Duration::ZERO)
+                .retries(1)
+                .no_deadline()
+                .build();
+        }
         let mut builder = Policy::builder()
             .interval(self.interval)
             .timeout(self.probe_timeout)
@@ -99,6 +113,10 @@ impl Output {
 }
 
 /// Waits for `targets`, prints progress, then execs `command` or exits with the code.
+#[allow(
+    dead_code,
+    reason = "used by wait-for and wait-for-questdb, not by preflight"
+)]
 pub(crate) fn run(
     program: &str,
     targets: Vec<Target>,
@@ -106,41 +124,55 @@ pub(crate) fn run(
     output: Output,
     command: &[String],
 ) -> ! {
-    say_config(program, &targets, policy, output);
-    // Only a changed failure is printed, so a 10 ms cadence does not flood the log.
-    let last_failure: Mutex<HashMap<usize, String>> = Mutex::new(HashMap::new());
-    let prefix = program.to_owned();
-    let wait = Wait::new(targets)
-        .policy(policy.clone())
-        .on_event(move |event| {
-            on_event(&prefix, output, &last_failure, event);
-        });
-    match wait.run_blocking() {
-        Ok(report) => {
-            match output {
-                Output::Human => eprintln!(
-                    "{program}: all {} target(s) ready in {}",
-                    report.targets.len(),
-                    ms(report.elapsed)
-                ),
-                Output::Json => json_line(&serde_json::json!({
-                    "event": "ready",
-                    "elapsed_ms": report.elapsed.as_secs_f64() * 1000.0,
-                    "targets": report.targets.iter().map(|t| serde_json::json!({
-                        "target": &*t.target,
-                        "attempts": t.attempts,
-                        "elapsed_ms": t.elapsed.as_secs_f64() * 1000.0,
-                    })).collect::<Vec<_>>(),
-                })),
-                Output::Quiet => {}
-            }
-            exec_or_exit(program, command, 0)
-        }
+    match wait(program, targets, policy, output) {
+        Ok(_) => exec_or_exit(program, command, &[], 0),
         Err(err) => fail(program, output, &err),
     }
 }
 
+/// Waits for `targets` under `policy`, printing the effective configuration, every
+/// changed failure and the final verdict as `output` says.
+pub(crate) fn wait(
+    program: &str,
+    targets: Vec<Target>,
+    policy: &Policy,
+    output: Output,
+) -> Result<Report, Error> {
+    say_config(program, &targets, policy, output);
+    // Only a changed failure is printed, so a 10 ms cadence does not flood the log.
+    let last_failure: Mutex<HashMap<usize, String>> = Mutex::new(HashMap::new());
+    let prefix = program.to_owned();
+    let report = Wait::new(targets)
+        .policy(policy.clone())
+        .on_event(move |event| {
+            on_event(&prefix, output, &last_failure, event);
+        })
+        .run_blocking()?;
+    match output {
+        Output::Human => eprintln!(
+            "{program}: all {} target(s) ready in {}",
+            report.targets.len(),
+            ms(report.elapsed)
+        ),
+        Output::Json => json_line(&serde_json::json!({
+            "event": "ready",
+            "elapsed_ms": report.elapsed.as_secs_f64() * 1000.0,
+            "targets": report.targets.iter().map(|t| serde_json::json!({
+                "target": &*t.target,
+                "attempts": t.attempts,
+                "elapsed_ms": t.elapsed.as_secs_f64() * 1000.0,
+            })).collect::<Vec<_>>(),
+        })),
+        Output::Quiet => {}
+    }
+    Ok(report)
+}
+
 /// Prints `err` and exits with its code.
+#[allow(
+    dead_code,
+    reason = "used by wait-for and wait-for-questdb, not by preflight"
+)]
 pub(crate) fn fail(program: &str, output: Output, err: &Error) -> ! {
     if output == Output::Json {
         let kind = match err.exit_code() {
@@ -255,23 +287,32 @@ fn on_event(
     }
 }
 
-fn json_line(value: &serde_json::Value) {
+pub(crate) fn json_line(value: &serde_json::Value) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{value}");
     let _ = stdout.flush();
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1}ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Replaces this process with `command`, or exits with `code` if there is none.
-pub(crate) fn exec_or_exit(program: &str, command: &[String], code: i32) -> ! {
+/// Replaces this process with `command`, with `env` added to its environment, or exits
+/// with `code` if there is no command.
+pub(crate) fn exec_or_exit(
+    program: &str,
+    command: &[String],
+    env: &[(String, String)],
+    code: i32,
+) -> ! {
     let Some((cmd, args)) = command.split_first() else {
         std::process::exit(code)
     };
     let _ = std::io::stdout().flush();
-    let error = std::process::Command::new(cmd).args(args).exec();
+    let error = std::process::Command::new(cmd)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .exec();
     eprintln!("{program}: cannot run `{cmd}`: {error}");
     std::process::exit(if error.kind() == std::io::ErrorKind::NotFound {
         127

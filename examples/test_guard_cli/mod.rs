@@ -64,6 +64,7 @@ impl MarkerArgs {
 
 /// The policy. Lists take several flags or one comma-separated env value.
 #[derive(clap::Args, Debug)]
+#[group(id = "guard-policy")]
 pub(crate) struct PolicyArgs {
     /// The variable that must be set where tests may run.
     #[arg(long, env = "GUARD_FLAG", default_value = "TESTING_IN_DOCKER")]

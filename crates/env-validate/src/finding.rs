@@ -141,6 +141,10 @@ rules! {
     ConditionalValue = "conditional-value", Error, None;
     /// A key of the template is set in none of the env files (drift: template → env).
     MissingKey = "missing-key", Warning, None;
+    /// A template key that has a default is set in none of the env files. Off unless
+    /// enabled ([`Validator::enable`](crate::Validator::enable), CLI `--enable`): the
+    /// default applies, so for most teams this is noise.
+    MissingDefaultedKey = "missing-defaulted-key", Warning, None;
     /// An env file sets a key the template does not declare (drift: env → template).
     ExtraKey = "extra-key", Warning, Some("SchemaViolation");
 }

@@ -52,6 +52,7 @@
 //! | `@allow-empty` | `KEY=` is a value (otherwise empty counts as unset) |
 //! | `@required-if=OTHER=value` | required when `OTHER` has that value (`@required-if=OTHER`: when it is set) |
 //! | `@when=OTHER=value:a\|b` | when `OTHER` has that value, this one must be `a` or `b` (booleans by meaning) |
+//! | `@wait` / `@wait=KIND` | a service to wait for before the app starts (recorded in [`KeySpec::wait`] for entry points such as `preflight check`; `KIND` for values that are not URLs, e.g. `tcp`, `questdb`) |
 //!
 //! Types: `string(min=,max=)` (length), `bool` (`true/false/1/0/yes/no/on/off`, any case;
 //! anything else is an error — `"false"` is never true), `bool(strict)` (`true`/`false`),

@@ -67,7 +67,10 @@ impl Validator {
             process_env: None,
             dialect: Dialect::Portable,
             lint: true,
-            ignore: HashSet::new(),
+            ignore: Self::OFF_BY_DEFAULT
+                .iter()
+                .map(|r| r.id().to_owned())
+                .collect(),
             limits: Limits::default(),
         }
     }
@@ -136,9 +139,19 @@ impl Validator {
         self
     }
 
+    /// Rules that report nothing unless [enabled](Self::enable).
+    pub const OFF_BY_DEFAULT: &'static [Rule] = &[Rule::MissingDefaultedKey];
+
     /// Drops findings of a rule (by id, e.g. `unordered-key`).
     pub fn ignore(mut self, rule: &Rule) -> Self {
         self.ignore.insert(rule.id().to_owned());
+        self
+    }
+
+    /// Reports findings of a rule that is off by default (see [`Self::OFF_BY_DEFAULT`]),
+    /// or one ignored earlier.
+    pub fn enable(mut self, rule: &Rule) -> Self {
+        self.ignore.remove(rule.id());
         self
     }
 
@@ -525,17 +538,27 @@ impl Validator {
         if have_env_files {
             for (spec, _) in schema.keys().zip(in_files).filter(|(_, seen)| !**seen) {
                 let key = spec.name.as_str();
-                if !missing_required.contains(key) {
-                    out.push(
-                        Finding::new(
-                            Rule::MissingKey,
-                            format!("`{key}` is in the template but in none of the env files"),
-                        )
-                        .key(key)
-                        .at_opt(spec.declared_at.clone())
-                        .help("add it to the env file (empty if it has a default)"),
-                    );
+                if missing_required.contains(key) {
+                    continue;
                 }
+                // With a default the app still gets a value: only worth saying when asked.
+                let (rule, help) = if spec.default.is_some() {
+                    (
+                        Rule::MissingDefaultedKey,
+                        "add it to the env file to pin the value, or leave the default to apply",
+                    )
+                } else {
+                    (Rule::MissingKey, "add it to the env file (empty if unused)")
+                };
+                out.push(
+                    Finding::new(
+                        rule,
+                        format!("`{key}` is in the template but in none of the env files"),
+                    )
+                    .key(key)
+                    .at_opt(spec.declared_at.clone())
+                    .help(help),
+                );
             }
         }
         // Secrets declared in the schema are masked in Values' Debug whatever their source.
@@ -691,6 +714,40 @@ fn duplicate_disagreements(
             .key(key)
             .at(Location::new(doc.name_arc().clone(), line, col))
             .help("keep one entry per key"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missing(v: Validator) -> Vec<String> {
+        let template = Document::parse(
+            ".env.example",
+            "# @type=port @default\nPORT=8000\n# @type=int\nWORKERS=\n",
+        );
+        let env = Document::parse(".env", "OTHER=1\n");
+        let report = v
+            .template_document(template)
+            .env_document(env)
+            .lint(false)
+            .ignore(&Rule::ExtraKey)
+            .run()
+            .expect("runs");
+        report
+            .findings()
+            .iter()
+            .map(|f| format!("{} {}", f.rule.id(), f.key.as_deref().unwrap_or("")))
+            .collect()
+    }
+
+    #[test]
+    fn a_missing_key_with_a_default_is_reported_only_when_enabled() {
+        assert_eq!(missing(Validator::new()), ["missing-key WORKERS"]);
+        assert_eq!(
+            missing(Validator::new().enable(&Rule::MissingDefaultedKey)),
+            ["missing-defaulted-key PORT", "missing-key WORKERS"]
         );
     }
 }

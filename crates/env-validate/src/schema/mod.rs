@@ -115,6 +115,11 @@ pub struct KeySpec {
     pub description: Option<String>,
     /// Where the template declares it.
     pub declared_at: Option<Location>,
+    /// `@wait` / `@wait=KIND`: the value names a service that an entry point should wait
+    /// for before starting the app. This crate only records it; `Some(None)` means the
+    /// value is itself a target (a URL), `Some(Some(kind))` names a probe kind for values
+    /// that are not URLs (`tcp` for `host:port`, `questdb` for a host).
+    pub wait: Option<Option<String>>,
 }
 
 impl KeySpec {
@@ -131,6 +136,7 @@ impl KeySpec {
             when: Vec::new(),
             description: None,
             declared_at: None,
+            wait: None,
         }
     }
 }
@@ -321,6 +327,11 @@ impl Schema {
             for (c, allowed) in &k.when {
                 dirs.push(format!("@when={c}:{}", allowed.join("|")));
             }
+            match &k.wait {
+                Some(Some(kind)) => dirs.push(format!("@wait={kind}")),
+                Some(None) => dirs.push("@wait".to_owned()),
+                None => {}
+            }
             let default = k.default.as_deref().filter(|_| !k.secret);
             if default.is_some() {
                 dirs.push("@default".to_owned());
@@ -483,6 +494,13 @@ impl KeyBuilder {
     /// A description for docs and generated templates.
     pub fn describe(mut self, text: &str) -> Self {
         self.spec.description = Some(text.to_owned());
+        self
+    }
+
+    /// Marks the key as a service to wait for (see [`KeySpec::wait`]): `None` when the
+    /// value is a target URL, `Some(kind)` for a probe kind such as `"tcp"` or `"questdb"`.
+    pub fn wait(mut self, kind: Option<&str>) -> Self {
+        self.spec.wait = Some(kind.map(str::to_owned));
         self
     }
 }

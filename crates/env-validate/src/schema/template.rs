@@ -199,9 +199,28 @@ fn apply<'a>(
             }
             spec.when.push((Condition::parse(cond)?, allowed));
         }
+        "wait" => {
+            spec.wait = Some(match d.value.as_deref() {
+                None => None,
+                Some(kind)
+                    if !kind.is_empty()
+                        && kind
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+                {
+                    Some(kind.to_owned())
+                }
+                Some(_) => {
+                    return Err(
+                        "`@wait` takes an optional probe kind in lowercase letters, digits and `-`, as in @wait=questdb"
+                            .to_owned(),
+                    );
+                }
+            });
+        }
         other => {
             return Err(format!(
-                "unknown directive `@{other}` (expected required, optional, secret, type, default, pattern, allow-empty, required-if or when)"
+                "unknown directive `@{other}` (expected required, optional, secret, type, default, pattern, allow-empty, required-if, when or wait)"
             ));
         }
     }
@@ -317,6 +336,26 @@ mod tests {
         let name = s.get("NAME").unwrap();
         assert!(name.pattern.as_ref().unwrap().is_match("a b"));
         assert_eq!(name.required_if[0], Condition::equals("DEBUG", "true"));
+    }
+
+    #[test]
+    fn wait_directive_records_the_probe_kind() {
+        let (s, f) = schema(
+            "# @wait @type=url(postgres)\nDATABASE_URL=\n# @wait=questdb\nQDB_HOST=q\nPORT=1\n# @wait=Bad!\nX=1\n",
+        );
+        let got: Vec<_> = f.iter().map(|f| f.rule.id()).collect();
+        assert_eq!(got, ["invalid-directive"], "{f:?}");
+        assert_eq!(s.get("DATABASE_URL").unwrap().wait, Some(None));
+        assert_eq!(
+            s.get("QDB_HOST").unwrap().wait,
+            Some(Some("questdb".to_owned()))
+        );
+        assert_eq!(s.get("PORT").unwrap().wait, None);
+        let again = schema(&s.render_template()).0;
+        assert_eq!(
+            again.get("QDB_HOST").unwrap().wait,
+            Some(Some("questdb".to_owned()))
+        );
     }
 
     #[test]

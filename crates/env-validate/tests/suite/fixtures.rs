@@ -450,7 +450,7 @@ fn the_shipped_sample_template_is_clean_and_complete() {
         "DJANGO_SECRET_KEY",
         "CELERY_BROKER_URL",
         "REDIS_URL",
-        "QDB_PASSWORD",
+        "QDB_PG_PASSWORD",
     ] {
         assert!(
             schema.get(key).is_some_and(|k| k.secret),
@@ -463,7 +463,7 @@ fn the_shipped_sample_template_is_clean_and_complete() {
         .map(|e| {
             let v = match e.key() {
                 "DJANGO_SECRET_KEY" => "x".repeat(60),
-                "QDB_PASSWORD" | "EMAIL_HOST_PASSWORD" => "pw".to_owned(),
+                "QDB_PG_PASSWORD" | "EMAIL_HOST_PASSWORD" => "pw".to_owned(),
                 "SENTRY_DSN" => "https://key@sentry.example.com/1".to_owned(),
                 "DJANGO_ENV" => "production".to_owned(),
                 _ => schema

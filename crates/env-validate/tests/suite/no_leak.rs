@@ -51,6 +51,8 @@ ODD=
 MODE_SWITCH=on
 # @secret
 NOT_IN_ENV_FILE=
+# @secret @default={MARK}2
+DEFAULTED_NOT_IN_ENV_FILE=
 "
     )
 }
@@ -122,6 +124,7 @@ fn run(dialect: Dialect) -> Report {
             &Limits::default().max_line_bytes(200),
         ))
         .schema(schema)
+        .enable(&Rule::MissingDefaultedKey)
         .dialect(dialect)
         .run()
         .expect("runs")
