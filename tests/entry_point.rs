@@ -15,39 +15,40 @@ const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/.env.examp
 /// 50+ characters, as the template's `DJANGO_SECRET_KEY` requires.
 const SECRET_KEY: &str = "k3y-for-tests-only-0123456789-abcdefghijklmnopqrstuvwxyz";
 
-/// The `preflight` example, built once (a no-op when fresh), with an environment that has
-/// only what a test gives it.
-fn preflight() -> Command {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let exe = BUILT.get_or_init(|| {
+/// An example of this package, built once per test binary (a no-op when fresh), with an
+/// environment that has only what a test gives it.
+fn example(name: &str) -> Command {
+    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
         let output = Command::new(env!("CARGO"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "build",
-                "--package",
-                "preflight",
-                "--example",
-                "preflight",
-                "--message-format=json-render-diagnostics",
-            ])
+            .args(["build", "--package", "preflight"])
+            .args(["--example", "preflight", "--example", "wait-for"])
+            .arg("--message-format=json-render-diagnostics")
             .stderr(Stdio::inherit())
             .output()
             .expect("cargo runs");
-        assert!(output.status.success(), "building the example failed");
+        assert!(output.status.success(), "building the examples failed");
         String::from_utf8_lossy(&output.stdout)
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter(|msg| msg["reason"] == "compiler-artifact")
-            .find(|msg| msg["target"]["name"] == "preflight" && msg["executable"].is_string())
-            .and_then(|msg| msg["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the executable")
+            .filter_map(|msg| {
+                let name = msg["target"]["name"].as_str()?.to_owned();
+                Some((name, PathBuf::from(msg["executable"].as_str()?)))
+            })
+            .collect()
     });
-    let mut command = Command::new(exe);
+    let mut command = Command::new(&built[name]);
     command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .stdin(Stdio::null());
     command
+}
+
+fn preflight() -> Command {
+    example("preflight")
 }
 
 /// A valid environment for the sample template, pointing at `db` and `redis`.
@@ -363,6 +364,27 @@ fn as_pid_1_of_a_fresh_pid_namespace_the_app_gets_the_signals_and_the_exit_code(
     assert_eq!(rest.trim(), "got TERM");
     assert_eq!(status.code(), Some(42));
     assert!(Path::new(&exe).exists());
+}
+
+#[test]
+fn wait_for_once_probes_each_target_once_and_exits_0_or_1() {
+    let Some((db, redis)) = machine_services() else {
+        return;
+    };
+    let (code, _, stderr) = run(example("wait-for").args(["--once", &db, &redis]));
+    assert_eq!(code, 0, "{stderr}");
+    // A refused port is unhealthy at once: 1, not the deadline's 124, and one attempt.
+    let closed = preflight_testkit::free_port();
+    let (code, _, stderr) =
+        run(example("wait-for").args(["--once", &redis, &format!("tcp://127.0.0.1:{closed}")]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("tcp://127.0.0.1:{closed}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 attempt"), "{stderr}");
+    let (code, _, stderr) = run(example("wait-for").args(["--once", &redis, "--", "true"]));
+    assert_eq!(code, 2, "--once takes no command: {stderr}");
 }
 
 /// Docker cannot run here: what can be checked without it is that the compose file parses
