@@ -71,11 +71,13 @@ mod command;
 #[cfg(feature = "config")]
 mod config;
 mod debounce;
+mod descendants;
 mod error;
 mod filter;
 mod job;
 mod outcome;
 mod output;
+mod prefix;
 mod process;
 mod restart;
 mod spawner;
@@ -88,6 +90,7 @@ pub use command::Command;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use config::DevConfig;
+pub use descendants::RUN_ID_ENV;
 pub use error::{Error, Result};
 pub use job::{
     CHANGE_KIND_ENV, CHANGED_PATHS_ENV, CHANGED_PATHS_TRUNCATED_ENV, Job, JobBuilder, JobEvent,
@@ -95,6 +98,7 @@ pub use job::{
 };
 pub use outcome::{Outcome, ProcessOutcome, Success};
 pub use output::ColorChoice;
+pub use prefix::DEFAULT_TIMESTAMP_FORMAT;
 pub use process::{Exit, Stop, StopSignal};
 pub use restart::Restart;
 pub use supervisor::{KillOthers, ProcessSpec, Supervisor, SupervisorBuilder};

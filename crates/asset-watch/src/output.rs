@@ -9,12 +9,14 @@
 //! unchanged otherwise (colours, UTF-8 split across reads).
 
 use std::io::{IsTerminal as _, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::task::JoinHandle;
+
+use crate::prefix::Prefix;
 
 /// How long a partial line waits for the rest before it is shown anyway.
 const PARTIAL_FLUSH: Duration = Duration::from_millis(30);
@@ -59,10 +61,6 @@ fn auto_color(var: impl Fn(&str) -> Option<String>, tty: bool) -> bool {
     }
     forced("FORCE_COLOR") || forced("CLICOLOR_FORCE") || tty
 }
-
-/// ANSI colours for prefixes, in order of assignment; chosen to be readable on dark and
-/// light backgrounds and to leave red for errors.
-const PALETTE: &[&str] = &["36", "35", "33", "32", "34", "96", "95", "93", "92", "94"];
 
 /// How segments end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +137,12 @@ impl Sink {
         // Output is best effort: a closed stdout must not take the supervisor down.
         let _ = out.write_all(&buf);
         let _ = out.flush();
+    }
+
+    /// Writes a line of our own, unprefixed.
+    pub(crate) fn line(&self, text: &str) {
+        let id = self.writer_id();
+        self.write(id, b"", &[(format!("{text}\n").into_bytes(), End::Line)]);
     }
 
     /// Ends a partial line left by anyone, so what follows starts clean.
@@ -220,25 +224,52 @@ impl Splitter {
 /// Where a command's output goes.
 #[derive(Debug, Clone)]
 pub(crate) enum Output {
-    /// Straight to our own stdout/stderr (a single watched command).
+    /// Straight to our own stdout/stderr (a single watched command); status on stderr.
     Inherit,
+    /// Straight to our own stdout/stderr, and no status lines (`--raw`).
+    Raw,
     /// Through the shared sink with a prefix.
-    Prefixed {
-        sink: Arc<Sink>,
-        prefix: Arc<[u8]>,
-        color: bool,
-    },
+    Prefixed(Arc<Prefixed>),
+}
+
+/// One process's view of the shared sink.
+#[derive(Debug)]
+pub(crate) struct Prefixed {
+    pub(crate) sink: Arc<Sink>,
+    pub(crate) prefix: Prefix,
+    pub(crate) color: bool,
+    /// The command's own output is dropped (`--hide`); status lines stay.
+    pub(crate) hide: bool,
+    /// The current run's pid, for `{pid}` prefixes.
+    pub(crate) pid: AtomicU32,
 }
 
 impl Output {
+    pub(crate) fn prefixed(sink: Arc<Sink>, prefix: Prefix, color: bool, hide: bool) -> Self {
+        Self::Prefixed(Arc::new(Prefixed {
+            sink,
+            prefix,
+            color,
+            hide,
+            pid: AtomicU32::new(0),
+        }))
+    }
+
     pub(crate) fn is_piped(&self) -> bool {
-        matches!(self, Self::Prefixed { .. })
+        matches!(self, Self::Prefixed(_))
+    }
+
+    /// Records the pid of the run now writing (for `{pid}` prefixes).
+    pub(crate) fn set_pid(&self, pid: u32) {
+        if let Self::Prefixed(p) = self {
+            p.pid.store(pid, Ordering::Relaxed);
+        }
     }
 
     /// Variables that keep children's colours although their stdout is now a pipe.
     pub(crate) fn child_env(&self) -> Vec<(&'static str, &'static str)> {
         match self {
-            Self::Prefixed { color: true, .. } => {
+            Self::Prefixed(p) if p.color => {
                 vec![("FORCE_COLOR", "1"), ("CLICOLOR_FORCE", "1")]
             }
             _ => Vec::new(),
@@ -249,9 +280,15 @@ impl Output {
     pub(crate) fn status(&self, line: &str) {
         match self {
             Self::Inherit => eprintln!("{line}"),
-            Self::Prefixed { sink, prefix, .. } => {
-                let id = sink.writer_id();
-                sink.write(id, prefix, &[(format!("{line}\n").into_bytes(), End::Line)]);
+            Self::Raw => {}
+            Self::Prefixed(p) => {
+                let id = p.sink.writer_id();
+                let prefix = p.prefix.render(p.pid.load(Ordering::Relaxed));
+                p.sink.write(
+                    id,
+                    &prefix,
+                    &[(format!("{line}\n").into_bytes(), End::Line)],
+                );
             }
         }
     }
@@ -261,11 +298,17 @@ impl Output {
         &self,
         mut reader: R,
     ) -> JoinHandle<()> {
-        let Self::Prefixed { sink, prefix, .. } = self.clone() else {
+        let Self::Prefixed(p) = self.clone() else {
             return tokio::spawn(async {});
         };
         tokio::spawn(async move {
-            let id = sink.writer_id();
+            let id = p.sink.writer_id();
+            let write = |segments: &[(Vec<u8>, End)]| {
+                if !p.hide && !segments.is_empty() {
+                    let prefix = p.prefix.render(p.pid.load(Ordering::Relaxed));
+                    p.sink.write(id, &prefix, segments);
+                }
+            };
             let mut splitter = Splitter::default();
             let mut buf = vec![0u8; 16 * 1024];
             loop {
@@ -273,7 +316,7 @@ impl Output {
                     match tokio::time::timeout(PARTIAL_FLUSH, reader.read(&mut buf)).await {
                         Ok(read) => read,
                         Err(_) => {
-                            sink.write(id, &prefix, &Vec::from_iter(splitter.flush()));
+                            write(&Vec::from_iter(splitter.flush()));
                             continue;
                         }
                     }
@@ -282,32 +325,12 @@ impl Output {
                 };
                 match read {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => sink.write(id, &prefix, &splitter.feed(&buf[..n])),
+                    Ok(n) => write(&splitter.feed(&buf[..n])),
                 }
             }
-            sink.write(id, &prefix, &Vec::from_iter(splitter.flush()));
+            write(&Vec::from_iter(splitter.flush()));
         })
     }
-}
-
-/// Builds the prefixes for a set of names: `[name]` padded to the longest, coloured in
-/// palette order when `color`.
-pub(crate) fn prefixes(names: &[&str], color: bool) -> Vec<Arc<[u8]>> {
-    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let pad = " ".repeat(width - name.chars().count());
-            let text = if color {
-                let code = PALETTE[i % PALETTE.len()];
-                format!("\x1b[{code}m[{name}]\x1b[0m{pad} ")
-            } else {
-                format!("[{name}]{pad} ")
-            };
-            Arc::from(text.into_bytes())
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -443,13 +466,4 @@ mod tests {
     }
 
     use proptest::strategy::Just;
-
-    #[test]
-    fn prefixes_are_padded_and_coloured_on_request() {
-        let p = prefixes(&["css", "server"], false);
-        assert_eq!(&*p[0], b"[css]    ");
-        assert_eq!(&*p[1], b"[server] ");
-        let c = prefixes(&["a"], true);
-        assert_eq!(&*c[0], b"\x1b[36m[a]\x1b[0m ");
-    }
 }
