@@ -61,6 +61,18 @@ struct Settings {
     color: Option<String>,
     stop_signal: Option<String>,
     grace: Option<String>,
+    prefix: Option<String>,
+    timestamp_format: Option<String>,
+    #[serde(default)]
+    raw: bool,
+    max_processes: Option<usize>,
+    #[serde(default)]
+    handle_input: bool,
+    default_input_target: Option<String>,
+    #[serde(default)]
+    teardown: Vec<String>,
+    #[serde(default)]
+    timings: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,11 +119,15 @@ struct ProcessEntry {
     restart: Option<RestartSetting>,
     restart_delay: Option<String>,
     restart_max_delay: Option<String>,
+    restart_after: Option<String>,
     cwd: Option<PathBuf>,
     #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
     stdin: bool,
+    color: Option<String>,
+    #[serde(default)]
+    hide: bool,
 }
 
 impl DevConfig {
@@ -186,16 +202,31 @@ impl DevConfig {
                 "restart_max_delay",
                 &mut problems,
             );
-            if delay.is_some() || max.is_some() {
+            let after = duration(
+                p.restart_after.as_deref(),
+                &key,
+                "restart_after",
+                &mut problems,
+            );
+            if after.is_some() && (delay.is_some() || max.is_some()) {
+                problems.push(format!(
+                    "{key}: restart_after (a fixed delay) excludes restart_delay and restart_max_delay (a doubling delay)"
+                ));
+            } else if let Some(after) = after {
+                restart = restart.backoff(after, after);
+            } else if delay.is_some() || max.is_some() {
                 let delay = delay.unwrap_or(restart.delay);
                 restart = restart.backoff(delay, max.unwrap_or(restart.max_delay));
             }
             let command = self.command(&p.command, p.cwd.as_deref(), &p.env, &key, &mut problems);
-            builder = builder.process(
-                ProcessSpec::new(&p.name, command)
-                    .restart(restart)
-                    .stdin(p.stdin),
-            );
+            let mut spec = ProcessSpec::new(&p.name, command)
+                .restart(restart)
+                .stdin(p.stdin)
+                .hide(p.hide);
+            if let Some(c) = &p.color {
+                spec = spec.color(c);
+            }
+            builder = builder.process(spec);
         }
         // A trial build adds the builder's own checks (names, rules) to the list.
         match builder.clone().build() {
@@ -248,7 +279,26 @@ impl DevConfig {
         if let Some(g) = duration(s.grace.as_deref(), key, "grace", problems) {
             stop.grace = g;
         }
-        b.stop(stop)
+        if let Some(p) = &s.prefix {
+            b = b.prefix(p);
+        }
+        if let Some(t) = &s.timestamp_format {
+            b = b.timestamp_format(t);
+        }
+        if let Some(m) = s.max_processes {
+            b = b.max_processes(m);
+        }
+        if let Some(t) = &s.default_input_target {
+            b = b.default_input_target(t);
+        }
+        for line in &s.teardown {
+            let cmd = Command::shell(line).current_dir(&self.base);
+            b = b.teardown(cmd);
+        }
+        b.raw(s.raw)
+            .handle_input(s.handle_input)
+            .timings(s.timings)
+            .stop(stop)
     }
 
     fn watch_entry(
@@ -374,6 +424,9 @@ mod tests {
             [[process]]
             name = "css"
             command = []
+            restart_after = "1s"
+            restart_delay = "2s"
+            color = "mauve"
         "#;
         let config = DevConfig::from_toml(text, dir.path().join("dev.toml")).unwrap();
         let err = config.supervisor().unwrap_err().to_string();
@@ -383,6 +436,8 @@ mod tests {
             "watch[0] (css).on_busy",
             "watch[0] (css): cannot watch",
             "process[0] (css).command is empty",
+            "process[0] (css): restart_after",
+            "mauve",
         ] {
             assert!(err.contains(needle), "missing {needle:?} in {err}");
         }
@@ -418,6 +473,13 @@ mod tests {
             kill_others = "on-failure"
             success = "command-server"
             grace = "2s"
+            prefix = "{time} {name}"
+            timestamp_format = "HH:mm:ss"
+            max_processes = 4
+            handle_input = true
+            default_input_target = "server"
+            teardown = ["echo bye"]
+            timings = true
 
             [[watch]]
             name = "css"
@@ -432,6 +494,14 @@ mod tests {
             restart = "forever"
             restart_delay = "100ms"
             stdin = true
+            color = "bold.red"
+
+            [[process]]
+            name = "quiet"
+            command = "true"
+            restart = 2
+            restart_after = "1s"
+            hide = true
         "#;
         let config = DevConfig::from_toml(text, dir.path().join("dev.toml")).unwrap();
         config.supervisor().unwrap();

@@ -55,7 +55,9 @@
 //!
 //! # Crate features
 //!
-//! * `config`: `DevConfig`, a `dev.toml` describing a [`Supervisor`] (serde + toml).
+//! * `config`: `DevConfig`, a `dev.toml` describing a [`Supervisor`] (serde + toml), and
+//!   `expand_commands`, `concurrently`'s command-line commands (`npm:watch-*` shortcuts
+//!   from `package.json`, passthrough arguments; serde_json).
 //!
 //! # Platform
 //!
@@ -80,6 +82,8 @@ mod output;
 mod prefix;
 mod process;
 mod restart;
+#[cfg(feature = "config")]
+mod shortcut;
 mod spawner;
 mod supervisor;
 mod walk;
@@ -101,5 +105,8 @@ pub use output::ColorChoice;
 pub use prefix::DEFAULT_TIMESTAMP_FORMAT;
 pub use process::{Exit, Stop, StopSignal};
 pub use restart::Restart;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use shortcut::{ExpandedCommand, expand_commands, read_package_json};
 pub use supervisor::{KillOthers, ProcessSpec, Supervisor, SupervisorBuilder};
 pub use watcher::{DEFAULT_DEBOUNCE, DEFAULT_MAX_WAIT, Watch, WatchBuilder, Watcher};

@@ -374,25 +374,16 @@ impl Running {
     /// the command's last lines come before any status line) and tell the guardian the
     /// group is gone.
     async fn finish(&mut self, exit: Exit) {
-        self.stop_leftovers().await;
+        let left = self.stop_leftovers().await;
         self.exit = Some(exit);
-        // Pumps end when every holder of the pipes exits; a background grandchild can keep
-        // them open, so wait briefly and let them run on detached.
+        // Pumps end when every holder of the pipes exits; a grandchild that dropped our
+        // token can keep them open, so wait briefly and let them run on detached.
         for pump in self.pumps.drain(..) {
             let _ = tokio::time::timeout(Duration::from_millis(200), pump).await;
         }
-        spawner::release(self.pid);
-    }
-}
-
-impl Running {
-    /// Stops whatever the run left behind: its process group and every process carrying
-    /// its token (background jobs, `setsid` and double-forked daemons).
-    async fn stop_leftovers(&mut self) {
-        let left: Vec<u32> = crate::descendants::find(crate::descendants::Match::Run(&self.token));
         if !left.is_empty() {
             self.output.status(&format!(
-                "stopping {} leftover process{} ({}) after the command ended",
+                "stopped {} leftover process{} ({}) after the command ended",
                 left.len(),
                 if left.len() == 1 { "" } else { "es" },
                 left.iter()
@@ -400,12 +391,22 @@ impl Running {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
+        }
+        spawner::release(self.pid);
+    }
+
+    /// Stops whatever the run left behind: its process group and every process carrying
+    /// its token (background jobs, `setsid` and double-forked daemons). Returns their pids.
+    async fn stop_leftovers(&mut self) -> Vec<u32> {
+        let left = crate::descendants::find(crate::descendants::Match::Run(&self.token));
+        if !left.is_empty() {
             self.signal(self.leftovers.signal.to_nix());
             crate::descendants::stop(&left, self.leftovers).await;
         }
         // Members that dropped the token (`env -i`) still die with the group.
         self.signal(Signal::SIGKILL);
         crate::descendants::reap_adopted(&mut std::collections::HashSet::new());
+        left
     }
 }
 

@@ -223,6 +223,7 @@ impl Watch {
             rx,
             filter: Filter::new(&self.spec, self.roots.clone())?,
             watched: HashSet::new(),
+            parents: HashSet::new(),
             debounce: Debounce::new(self.debounce, self.max_wait),
             pending: ChangeSet::new(),
             hits: 0,
@@ -252,6 +253,8 @@ pub struct Watcher {
     rx: mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
     filter: Filter,
     watched: HashSet<PathBuf>,
+    /// Parents of the watched roots, watched for the roots' own deletion and return.
+    parents: HashSet<PathBuf>,
     debounce: Debounce,
     pending: ChangeSet,
     /// Relevant paths seen so far (repeats included); tells `absorb` to restart the gap.
@@ -334,7 +337,18 @@ impl Watcher {
         let roots: Vec<Root> = self.filter.roots().to_vec();
         for root in roots {
             match root {
-                Root::Dir(dir) => self.watch_tree(&dir, files.as_deref_mut())?,
+                Root::Dir(dir) => {
+                    self.watch_tree(&dir, files.as_deref_mut())?;
+                    // The parent tells us when the root itself is deleted, recreated or
+                    // replaced by a rename; it is not counted as a watched directory.
+                    if let Some(parent) = dir.parent()
+                        && !self.parents.contains(parent)
+                    {
+                        let mut parents = std::mem::take(&mut self.parents);
+                        add_watch(self.backend.as_mut(), &mut parents, parent)?;
+                        self.parents = parents;
+                    }
+                }
                 Root::File(file) => {
                     let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
                     add_watch(self.backend.as_mut(), &mut self.watched, &dir)?;
@@ -376,14 +390,18 @@ impl Watcher {
             EventKind::Access(_) => {}
             EventKind::Create(CreateKind::Folder) => {
                 for path in &event.paths {
+                    self.forget(path);
                     self.new_dir(path)?;
                 }
             }
             // A rename target, or a creation as polling reports it: file or directory?
+            // A directory that replaced a watched one (`mv new w`) is a new inode: the old
+            // watches follow the old one, so it is watched afresh.
             EventKind::Modify(ModifyKind::Name(RenameMode::To))
             | EventKind::Create(CreateKind::Any | CreateKind::Other) => {
                 for path in &event.paths {
-                    if path.is_dir() && !self.watched.contains(path) {
+                    if path.is_dir() {
+                        self.forget(path);
                         self.new_dir(path)?;
                     } else {
                         self.changed_file(path)?;
@@ -425,9 +443,13 @@ impl Watcher {
             // contents changed, and it and everything below stop being watched. Still
             // there (attributes, mtime): nothing a command cares about.
             if path.symlink_metadata().is_err() {
-                self.watched.retain(|w| !w.starts_with(path));
-                // The backend may already have dropped it (inotify does): nothing to undo.
-                let _ = self.backend.unwatch(path);
+                if self.is_root(path) {
+                    tracing::warn!(
+                        root = %path.display(),
+                        "the watched directory was removed; it is watched again when it reappears"
+                    );
+                }
+                self.forget(path);
                 self.hit(path);
             }
             return Ok(());
@@ -448,9 +470,36 @@ impl Watcher {
         Ok(())
     }
 
+    fn is_root(&self, path: &Path) -> bool {
+        self.filter
+            .roots()
+            .iter()
+            .any(|r| matches!(r, Root::Dir(d) if d == path))
+    }
+
+    /// Stops watching `path` and everything below it.
+    fn forget(&mut self, path: &Path) {
+        let gone: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|w| w.starts_with(path))
+            .cloned()
+            .collect();
+        for dir in gone {
+            self.watched.remove(&dir);
+            // The backend may already have dropped it (inotify does): nothing to undo.
+            let _ = self.backend.unwatch(&dir);
+        }
+    }
+
     fn new_dir(&mut self, path: &Path) -> Result<()> {
         if !self.filter.dir_in_scope(path) {
             return Ok(());
+        }
+        if self.is_root(path) {
+            tracing::info!(root = %path.display(), "the watched directory is back: watching it again");
+            // Everything below it is new: the root itself is the change.
+            self.hit(path);
         }
         let mut files = Vec::new();
         self.watch_tree(path, Some(&mut files))?;
