@@ -95,7 +95,7 @@ pub use command::Command;
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use config::DevConfig;
 pub use descendants::RUN_ID_ENV;
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result};
 pub use job::{
     CHANGE_KIND_ENV, CHANGED_PATHS_ENV, CHANGED_PATHS_TRUNCATED_ENV, Job, JobBuilder, JobEvent,
     MAX_PATHS_ENV_BYTES, OnBusy, RunReport,

@@ -227,6 +227,8 @@ impl Watch {
             debounce: Debounce::new(self.debounce, self.max_wait),
             pending: ChangeSet::new(),
             hits: 0,
+            created: HashSet::new(),
+            removed: HashSet::new(),
         };
         watcher.watch_roots(None)?;
         if self.poll.is_none() {
@@ -259,6 +261,10 @@ pub struct Watcher {
     pending: ChangeSet,
     /// Relevant paths seen so far (repeats included); tells `absorb` to restart the gap.
     hits: u64,
+    /// Paths created, and removed or renamed away, within the pending batch: they tell
+    /// the end of a save from a temporary file being written.
+    created: HashSet<PathBuf>,
+    removed: HashSet<PathBuf>,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -290,7 +296,7 @@ impl Watcher {
             // Checked first: under a flood of events the channel is always ready, and the
             // cap must still release a batch.
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                self.debounce.reset();
+                self.release();
                 if !self.pending.is_noop() {
                     return Ok(self.pending.take());
                 }
@@ -310,7 +316,7 @@ impl Watcher {
                     }
                 }
                 () = sleep_until_opt(deadline) => {
-                    self.debounce.reset();
+                    self.release();
                     if !self.pending.is_noop() {
                         return Ok(self.pending.take());
                     }
@@ -384,6 +390,7 @@ impl Watcher {
             return self.rescan();
         }
         let before = self.hits;
+        let settles = self.track_save(&event);
         match event.kind {
             // Reads and opens (the build command reading its sources) are not changes.
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => self.changed_files(&event),
@@ -419,9 +426,58 @@ impl Watcher {
         // Every relevant event restarts the quiet gap, even for a path already pending:
         // a file still being written must not be built half-way.
         if self.hits != before {
-            self.debounce.record(Instant::now());
+            if settles {
+                self.debounce.settle(Instant::now());
+            } else {
+                self.debounce.record(Instant::now());
+            }
+        } else if settles && self.has_pending() {
+            // A rename whose target was already pending (judged by its own event).
+            self.debounce.settle(Instant::now());
         }
         Ok(())
+    }
+
+    /// The batch is released: forget what it was made of.
+    fn release(&mut self) {
+        self.debounce.reset();
+        self.created.clear();
+        self.removed.clear();
+    }
+
+    /// Records creations and removals, and tells whether `event` ends a save of a kept
+    /// file: a close after writing to a file that was not created in this batch (an
+    /// in-place save) or was re-created after being moved away (vim's backup dance),
+    /// or a rename onto a kept file from a file created in this batch (an atomic save
+    /// through a temporary file). A temporary file closed after writing does not end a
+    /// save: its rename will.
+    fn track_save(&mut self, event: &notify::Event) -> bool {
+        /// Bounds the bookkeeping under a flood; past it, batches just debounce.
+        const TRACKED: usize = 4096;
+        let room = self.created.len() + self.removed.len() < TRACKED;
+        match event.kind {
+            EventKind::Create(_) if room => {
+                self.created.extend(event.paths.iter().cloned());
+                false
+            }
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From))
+                if room =>
+            {
+                self.removed.extend(event.paths.iter().cloned());
+                false
+            }
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                event.paths.iter().any(|p| {
+                    (!self.created.contains(p) || self.removed.contains(p))
+                        && self.filter.keep_file(p)
+                })
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => match &event.paths[..] {
+                [from, to] => self.created.contains(from) && self.filter.keep_file(to),
+                _ => false,
+            },
+            _ => false,
+        }
     }
 
     fn hit(&mut self, path: impl Into<PathBuf>) {
@@ -544,7 +600,10 @@ pub(crate) fn backend_error(e: notify::Error, path: Option<PathBuf>, watches: us
                 watches,
             }
         }
-        _ => Error::Notify { path, source: e },
+        _ => Error::Notify {
+            path,
+            source: Box::new(e),
+        },
     }
 }
 
