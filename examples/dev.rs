@@ -111,7 +111,7 @@ struct Args {
     /// Arguments after `--` replace {1}…{9}, {@} and {*} in the commands.
     #[arg(short = 'P', long)]
     passthrough_arguments: bool,
-    /// With -P: the arguments after `--`.
+    /// After `--`: with -P, the arguments for the placeholders; without, more commands.
     #[arg(last = true)]
     passthrough: Vec<String>,
 }
@@ -161,18 +161,17 @@ fn main() -> ExitCode {
 type BoxError = Box<dyn std::error::Error>;
 
 fn setup(args: &Args) -> Result<Supervisor, BoxError> {
-    if args.commands.is_empty() {
-        if !args.passthrough.is_empty() {
-            return Err("arguments after `--` need commands and -P".into());
-        }
+    if args.commands.is_empty() && (args.passthrough_arguments || args.passthrough.is_empty()) {
         return Ok(DevConfig::from_file(&args.config)?.supervisor()?);
     }
     Ok(from_command_line(args)?.build()?)
 }
 
 fn from_command_line(args: &Args) -> Result<SupervisorBuilder, BoxError> {
-    if !args.passthrough.is_empty() && !args.passthrough_arguments {
-        return Err("arguments after `--` are passed to the commands only with -P".into());
+    let mut lines = args.commands.clone();
+    if !args.passthrough_arguments {
+        // As in concurrently: without -P, what follows `--` is more commands.
+        lines.extend(args.passthrough.iter().cloned());
     }
     let names: Vec<String> = args
         .names
@@ -181,7 +180,7 @@ fn from_command_line(args: &Args) -> Result<SupervisorBuilder, BoxError> {
         .unwrap_or_default();
     let package = read_package_json(&std::env::current_dir()?)?;
     let passthrough = args.passthrough_arguments.then_some(&args.passthrough[..]);
-    let commands = expand_commands(&args.commands, &names, package.as_deref(), passthrough)?;
+    let commands = expand_commands(&lines, &names, package.as_deref(), passthrough)?;
 
     let restart = restart(args.restart_tries, &args.restart_after)?;
     let mut b = Supervisor::builder()
