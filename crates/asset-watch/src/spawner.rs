@@ -40,9 +40,11 @@ while read -r line; do
   esac
 done
 escaped() {
+  set +f
   for f in /proc/[0-9]*/environ; do
-    grep -qa -- "PREFLIGHT_RUN_ID=$id\." "$f" 2>/dev/null && { p=${f#/proc/}; echo "${p%/environ}"; }
+    grep -qa -- "PREFLIGHT_RUN_ID=$id:" "$f" 2>/dev/null && { p=${f#/proc/}; echo "${p%/environ}"; }
   done
+  set -f
 }
 for p in $pgs; do kill -s TERM -- "-$p" 2>/dev/null; done
 for p in $(escaped); do kill -s TERM "$p" 2>/dev/null; done

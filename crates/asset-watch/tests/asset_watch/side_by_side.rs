@@ -124,6 +124,31 @@ fn sigkill_of_the_supervisor_leaves_no_process_behind() {
 }
 
 #[test]
+fn sigkill_of_the_supervisor_also_ends_setsid_escapees() {
+    // Out of every group the guardian knows: found by the run token in its environment.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = supervise(
+        dir.path(),
+        &[
+            "--color",
+            "never",
+            "s=setsid sh -c 'echo $$ > setsid.pid; exec sleep 300' & \
+             until [ -s setsid.pid ]; do sleep 0.01; done; exec sleep 300",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let _guard = KillOnDrop(child.id());
+    wait_until_blocking("the setsid escapee", || {
+        pids(&dir.path().join("setsid.pid")).len() == 1
+    });
+    let escapee = pids(&dir.path().join("setsid.pid"))[0];
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_all_gone(&[escapee], "after SIGKILL of the supervisor");
+}
+
+#[test]
 fn prefixes_keep_partial_lines_and_carriage_returns() {
     let dir = tempfile::tempdir().unwrap();
     let child = supervise(
