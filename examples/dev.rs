@@ -71,6 +71,9 @@ struct Args {
     /// Print how long each process ran, at the end.
     #[arg(long)]
     timings: bool,
+    /// Order the output as if the commands ran one after the other.
+    #[arg(short = 'g', long)]
+    group: bool,
 
     /// Stop the others when one ends, whatever its code.
     #[arg(short = 'k', long)]
@@ -199,6 +202,7 @@ fn from_command_line(args: &Args) -> Result<SupervisorBuilder, BoxError> {
         .prefix_colors(args.prefix_colors.iter().cloned())
         .raw(args.raw)
         .timings(args.timings)
+        .group(args.group)
         .handle_input(args.handle_input)
         .default_input_target(&args.default_input_target);
     if args.no_color {

@@ -73,6 +73,8 @@ struct Settings {
     teardown: Vec<String>,
     #[serde(default)]
     timings: bool,
+    #[serde(default)]
+    group: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -298,6 +300,7 @@ impl DevConfig {
         b.raw(s.raw)
             .handle_input(s.handle_input)
             .timings(s.timings)
+            .group(s.group)
             .stop(stop)
     }
 
@@ -480,6 +483,7 @@ mod tests {
             default_input_target = "server"
             teardown = ["echo bye"]
             timings = true
+            group = true
 
             [[watch]]
             name = "css"

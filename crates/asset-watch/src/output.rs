@@ -82,8 +82,23 @@ enum Cursor {
 
 /// The shared output: one lock so segments of different processes never interleave.
 pub(crate) struct Sink {
-    state: Mutex<(Box<dyn Write + Send>, Cursor)>,
+    state: Mutex<State>,
     next_id: AtomicUsize,
+}
+
+struct State {
+    out: Box<dyn Write + Send>,
+    cursor: Cursor,
+    group: Option<Group>,
+}
+
+/// `--group`: output in the order of the entries, as if they ran one after the other.
+/// The current entry's output goes straight through; the others' is held, each with its
+/// own cursor, until every entry before it has ended.
+struct Group {
+    current: usize,
+    done: Vec<bool>,
+    held: Vec<(Vec<u8>, Cursor)>,
 }
 
 impl std::fmt::Debug for Sink {
@@ -92,16 +107,58 @@ impl std::fmt::Debug for Sink {
     }
 }
 
+/// Renders segments for writer `id` after `cursor`, prefixing where a line (or a `\r`
+/// redraw) starts.
+fn render(cursor: &mut Cursor, id: usize, prefix: &[u8], segments: &[(Vec<u8>, End)]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for (body, end) in segments {
+        match *cursor {
+            Cursor::Mid(other) | Cursor::AfterReturn(other) if other != id => {
+                buf.push(b'\n');
+                buf.extend_from_slice(prefix);
+            }
+            Cursor::Mid(_) => {}
+            Cursor::LineStart | Cursor::AfterReturn(_) => buf.extend_from_slice(prefix),
+        }
+        buf.extend_from_slice(body);
+        *cursor = match end {
+            End::Line => Cursor::LineStart,
+            End::Return => Cursor::AfterReturn(id),
+            End::Open => Cursor::Mid(id),
+        };
+    }
+    buf
+}
+
 impl Sink {
     pub(crate) fn new(out: Box<dyn Write + Send>) -> Arc<Self> {
         Arc::new(Self {
-            state: Mutex::new((out, Cursor::LineStart)),
+            state: Mutex::new(State {
+                out,
+                cursor: Cursor::LineStart,
+                group: None,
+            }),
             next_id: AtomicUsize::new(0),
         })
     }
 
+    /// A sink that groups the output of `entries` entries (`--group`).
+    pub(crate) fn grouped(out: Box<dyn Write + Send>, entries: usize) -> Arc<Self> {
+        let sink = Self::new(out);
+        sink.lock().group = Some(Group {
+            current: 0,
+            done: vec![false; entries],
+            held: vec![(Vec::new(), Cursor::LineStart); entries],
+        });
+        sink
+    }
+
     pub(crate) fn stdout() -> Arc<Self> {
         Self::new(Box::new(std::io::stdout()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A new writer identity (one per stream, so stdout and stderr of one process do not
@@ -110,33 +167,63 @@ impl Sink {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Writes segments for writer `id`, prefixing where a line (or a `\r` redraw) starts.
+    /// Writes segments for writer `id` (not tied to an entry: never held).
     pub(crate) fn write(&self, id: usize, prefix: &[u8], segments: &[(Vec<u8>, End)]) {
+        self.write_for(None, id, prefix, segments);
+    }
+
+    /// Writes segments for writer `id` of entry `entry`, prefixing where a line (or a
+    /// `\r` redraw) starts; held while grouping and another entry is current.
+    pub(crate) fn write_for(
+        &self,
+        entry: Option<usize>,
+        id: usize,
+        prefix: &[u8],
+        segments: &[(Vec<u8>, End)],
+    ) {
         if segments.is_empty() {
             return;
         }
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (out, cursor) = &mut *guard;
-        let mut buf = Vec::new();
-        for (body, end) in segments {
-            match *cursor {
-                Cursor::Mid(other) | Cursor::AfterReturn(other) if other != id => {
-                    buf.push(b'\n');
-                    buf.extend_from_slice(prefix);
-                }
-                Cursor::Mid(_) => {}
-                Cursor::LineStart | Cursor::AfterReturn(_) => buf.extend_from_slice(prefix),
-            }
-            buf.extend_from_slice(body);
-            *cursor = match end {
-                End::Line => Cursor::LineStart,
-                End::Return => Cursor::AfterReturn(id),
-                End::Open => Cursor::Mid(id),
-            };
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if let (Some(group), Some(e)) = (&mut state.group, entry)
+            && e != group.current
+            && let Some((buf, cursor)) = group.held.get_mut(e)
+        {
+            let bytes = render(cursor, id, prefix, segments);
+            buf.extend_from_slice(&bytes);
+            return;
         }
+        let buf = render(&mut state.cursor, id, prefix, segments);
         // Output is best effort: a closed stdout must not take the supervisor down.
-        let _ = out.write_all(&buf);
-        let _ = out.flush();
+        let _ = state.out.write_all(&buf);
+        let _ = state.out.flush();
+    }
+
+    /// Entry `entry` has ended: while grouping, the next entries' held output follows.
+    pub(crate) fn end_entry(&self, entry: usize) {
+        let mut guard = self.lock();
+        let State { out, cursor, group } = &mut *guard;
+        let Some(group) = group else { return };
+        if let Some(d) = group.done.get_mut(entry) {
+            *d = true;
+        }
+        while group.done.get(group.current).copied() == Some(true) {
+            group.current += 1;
+            let Some((held, held_cursor)) = group.held.get_mut(group.current) else {
+                break;
+            };
+            if held.is_empty() {
+                continue;
+            }
+            if *cursor != Cursor::LineStart {
+                let _ = out.write_all(b"\n");
+            }
+            let _ = out.write_all(held);
+            let _ = out.flush();
+            held.clear();
+            *cursor = *held_cursor;
+        }
     }
 
     /// Writes a line of our own, unprefixed.
@@ -147,13 +234,26 @@ impl Sink {
 
     /// Ends a partial line left by anyone, so what follows starts clean.
     pub(crate) fn finish(&self) {
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (out, cursor) = &mut *guard;
+        let mut guard = self.lock();
+        // Anything still held (an entry that never reported its end) comes out now.
+        if let Some(group) = guard.group.take() {
+            for (held, held_cursor) in group.held {
+                if held.is_empty() {
+                    continue;
+                }
+                if guard.cursor != Cursor::LineStart {
+                    let _ = guard.out.write_all(b"\n");
+                }
+                let _ = guard.out.write_all(&held);
+                guard.cursor = held_cursor;
+            }
+        }
+        let State { out, cursor, .. } = &mut *guard;
         if *cursor != Cursor::LineStart {
             let _ = out.write_all(b"\n");
-            let _ = out.flush();
             *cursor = Cursor::LineStart;
         }
+        let _ = out.flush();
     }
 }
 
@@ -242,16 +342,25 @@ pub(crate) struct Prefixed {
     pub(crate) hide: bool,
     /// The current run's pid, for `{pid}` prefixes.
     pub(crate) pid: AtomicU32,
+    /// The entry's position, for `--group`.
+    pub(crate) entry: usize,
 }
 
 impl Output {
-    pub(crate) fn prefixed(sink: Arc<Sink>, prefix: Prefix, color: bool, hide: bool) -> Self {
+    pub(crate) fn prefixed(
+        sink: Arc<Sink>,
+        prefix: Prefix,
+        color: bool,
+        hide: bool,
+        entry: usize,
+    ) -> Self {
         Self::Prefixed(Arc::new(Prefixed {
             sink,
             prefix,
             color,
             hide,
             pid: AtomicU32::new(0),
+            entry,
         }))
     }
 
@@ -284,7 +393,8 @@ impl Output {
             Self::Prefixed(p) => {
                 let id = p.sink.writer_id();
                 let prefix = p.prefix.render(p.pid.load(Ordering::Relaxed));
-                p.sink.write(
+                p.sink.write_for(
+                    Some(p.entry),
                     id,
                     &prefix,
                     &[(format!("{line}\n").into_bytes(), End::Line)],
@@ -306,7 +416,7 @@ impl Output {
             let write = |segments: &[(Vec<u8>, End)]| {
                 if !p.hide && !segments.is_empty() {
                     let prefix = p.prefix.render(p.pid.load(Ordering::Relaxed));
-                    p.sink.write(id, &prefix, segments);
+                    p.sink.write_for(Some(p.entry), id, &prefix, segments);
                 }
             };
             let mut splitter = Splitter::default();
@@ -406,6 +516,26 @@ mod tests {
             buf.text(),
             "[a] compiling...\n[b] ready\n[a]  done\n[a] 50%\r\n[b] x\n"
         );
+    }
+
+    #[test]
+    fn grouped_output_comes_in_entry_order_as_entries_end() {
+        let buf = Buf::default();
+        let sink = Sink::grouped(Box::new(buf.clone()), 3);
+        let (a, b, c) = (sink.writer_id(), sink.writer_id(), sink.writer_id());
+        let line = |s: &str| [(s.as_bytes().to_vec(), End::Line)];
+        sink.write_for(Some(2), c, b"[c] ", &line("c1\n"));
+        sink.write_for(Some(1), b, b"[b] ", &[(b"b-partial".to_vec(), End::Open)]);
+        sink.write_for(Some(0), a, b"[a] ", &line("a1\n"));
+        assert_eq!(buf.text(), "[a] a1\n", "only the current entry is shown");
+        sink.end_entry(2);
+        assert_eq!(buf.text(), "[a] a1\n", "c waits for a and b");
+        sink.end_entry(0);
+        assert_eq!(buf.text(), "[a] a1\n[b] b-partial");
+        sink.write_for(Some(1), b, b"[b] ", &line(" done\n"));
+        sink.end_entry(1);
+        sink.finish();
+        assert_eq!(buf.text(), "[a] a1\n[b] b-partial done\n[c] c1\n");
     }
 
     #[test]

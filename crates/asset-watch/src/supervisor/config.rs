@@ -145,6 +145,7 @@ pub struct SupervisorBuilder {
     pub(crate) max_processes: Option<usize>,
     pub(crate) teardown: Vec<Command>,
     pub(crate) timings: bool,
+    pub(crate) group: bool,
 }
 
 impl SupervisorBuilder {
@@ -250,6 +251,13 @@ impl SupervisorBuilder {
     /// several run one after the other, in order.
     pub fn teardown(mut self, command: Command) -> Self {
         self.teardown.push(command);
+        self
+    }
+
+    /// Orders the output as if the entries ran one after the other (`concurrently
+    /// --group`): an entry's output is held until every entry before it has ended.
+    pub fn group(mut self, yes: bool) -> Self {
+        self.group = yes;
         self
     }
 

@@ -87,8 +87,12 @@ impl Supervisor {
     /// Signal handlers could not be installed. A process that cannot start or a watch
     /// that fails is reported in the output and the [`Outcome`] instead.
     pub async fn run(self) -> Result<Outcome> {
-        self.run_to(Sink::stdout(), Arc::new(launch::Real), None)
-            .await
+        let sink = if self.config.group {
+            Sink::grouped(Box::new(std::io::stdout()), self.config.entries.len())
+        } else {
+            Sink::stdout()
+        };
+        self.run_to(sink, Arc::new(launch::Real), None).await
     }
 
     /// [`Supervisor::run`] with a chosen sink, launcher and input (our stdin when `None`).
@@ -151,7 +155,6 @@ impl Supervisor {
         let permits = cfg.max_processes.map(|n| Arc::new(Semaphore::new(n)));
 
         let mut set = JoinSet::new();
-        let mut outputs = Vec::new();
         for (index, ((entry, prefix), input)) in cfg
             .entries
             .iter()
@@ -164,9 +167,8 @@ impl Supervisor {
             let output = if cfg.raw {
                 Output::Raw
             } else {
-                Output::prefixed(Arc::clone(&sink), prefix, color, hide)
+                Output::prefixed(Arc::clone(&sink), prefix, color, hide, index)
             };
-            outputs.push(output.clone());
             let rx = phase_rx.clone();
             let stop = cfg.stop;
             match entry {
@@ -217,6 +219,7 @@ impl Supervisor {
                     };
                     outcome.order = order;
                     order += 1;
+                    sink.end_entry(index);
                     let failed = outcome.natural().is_some_and(|e| !e.success());
                     let trigger = match cfg.kill_others {
                         KillOthers::Never => false,
@@ -314,7 +317,9 @@ impl Supervisor {
                     cfg.color.enabled(),
                 );
                 match prefix {
-                    Ok(mut p) => Output::prefixed(Arc::clone(sink), p.remove(0), false, false),
+                    Ok(mut p) => {
+                        Output::prefixed(Arc::clone(sink), p.remove(0), false, false, usize::MAX)
+                    }
                     Err(_) => Output::Raw,
                 }
             };
