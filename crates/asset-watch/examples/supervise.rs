@@ -1,6 +1,7 @@
 //! A tiny `concurrently`: `supervise [--success RULE] [--kill-others MODE] [--restart N]
 //! [--grace MS] [--color always|never] [--watch NAME:DIR=COMMAND]... [--stdin]
-//! NAME=COMMAND...`. `--stdin` gives our stdin to the process that follows it.
+//! NAME=COMMAND...`. `--stdin` routes our stdin (`name:text` lines to that process, other
+//! lines and the end of input to the process that follows `--stdin`).
 //! Each command runs under `/bin/sh -c`; a `--watch` job reruns its command on changes
 //! under DIR.
 //!

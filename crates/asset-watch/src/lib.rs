@@ -12,13 +12,19 @@
 //!   sysctl to raise.
 //! * **Running** ([`Job`]): a command per batch, at start unless postponed; changes during
 //!   a run are queued into one follow-up run (or restart / ignore, see [`OnBusy`]). Each
-//!   run is its own process group: stop signal, grace, SIGKILL to the whole group. The
-//!   changed paths are in [`CHANGED_PATHS_ENV`]; exit status and duration are reported.
-//! * **Side by side** ([`Supervisor`]): named processes and watch jobs with coloured,
-//!   line-buffered prefixes that keep partial lines and `\r` progress readable,
-//!   kill-others, success rules with real exit codes, restart with backoff, SIGINT /
-//!   SIGTERM / SIGHUP forwarded to every group. Children die with the supervisor even if
-//!   it is SIGKILLed (Linux parent-death signal plus a guardian for grandchildren).
+//!   run is its own process group: stop signal, grace, SIGKILL to the whole group; what
+//!   a run leaves behind (background jobs, `setsid` or double-forked daemons, found by
+//!   the token in [`RUN_ID_ENV`]) is stopped when it ends. The changed paths are in
+//!   [`CHANGED_PATHS_ENV`]; exit status and duration are reported.
+//! * **Side by side** ([`Supervisor`]): what `concurrently` does, under its option names:
+//!   named processes and watch jobs with prefixes from templates and colours,
+//!   line-buffered output that keeps partial lines and `\r` progress readable, raw,
+//!   hidden and grouped output, kill-others, success rules with real exit codes,
+//!   restart, max processes, teardown, timings, typed input routed by `name:` prefix;
+//!   every process keeps an open stdin. SIGINT / SIGTERM / SIGHUP are forwarded to every
+//!   group. The supervisor is a child subreaper and returns only when every descendant
+//!   is gone; children die with it even if it is SIGKILLed (Linux parent-death signal
+//!   plus a guardian for grandchildren and escapees).
 //!
 //! # Example
 //!
@@ -61,8 +67,10 @@
 //!
 //! # Platform
 //!
-//! Linux is the target: inotify, process groups, `PR_SET_PDEATHSIG`. Other Unix systems
-//! build and use their notify backends, without the parent-death signal. `/bin/sh` runs
+//! Linux is the target: inotify, process groups, `PR_SET_PDEATHSIG`,
+//! `PR_SET_CHILD_SUBREAPER` (set for the whole process at the first command started),
+//! `/proc` (to find leftovers by token). Other Unix systems build and use their notify
+//! backends, without the parent-death signal and the subreaper. `/bin/sh` runs
 //! shell commands and the small guardian that ends grandchildren if the supervisor dies.
 //! Everything async runs on a tokio runtime with the time, I/O and process drivers
 //! enabled (`enable_all`).
