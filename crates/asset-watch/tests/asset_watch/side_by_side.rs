@@ -627,3 +627,40 @@ fn a_watch_run_that_backgrounds_a_process_leaves_nothing_behind() {
     kill(Pid::from_raw(child.id().cast_signed()), Signal::SIGTERM).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(143));
 }
+
+#[test]
+fn raw_hide_group_and_prefix_templates_shape_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--color", "never"];
+        all.extend(args);
+        let (out, text) = finish(supervise(dir.path(), &all).spawn().unwrap());
+        assert!(out.status.success(), "{args:?}: {text}");
+        text
+    };
+    // Raw: the processes' bytes only, no prefix, no status line.
+    assert_eq!(run(&["--raw", "a=printf 'hello\\n'"]), "hello\n");
+    // Hidden: the output is dropped, the status lines stay.
+    let text = run(&["--hide", "a", "a=echo secret", "b=echo shown"]);
+    assert!(!text.contains("secret"), "{text}");
+    assert!(
+        text.contains("[a] exited with code 0") && text.contains("[b] shown"),
+        "{text}"
+    );
+    // Grouped: b's output waits until a has ended, though b ends first.
+    let text = run(&[
+        "--group",
+        "a=until [ -s b.done ]; do sleep 0.01; done; echo from-a",
+        "b=echo from-b; echo x > b.done",
+    ]);
+    let (a, b) = (
+        text.find("[a] from-a").unwrap(),
+        text.find("[b] from-b").unwrap(),
+    );
+    assert!(a < b, "{text}");
+    // Templates: index, name and pid.
+    let text = run(&["--prefix", "{index}:{name}:{pid}|", "a=echo $$"]);
+    let line = text.lines().next().unwrap();
+    let (prefix, pid) = line.split_once("| ").unwrap();
+    assert_eq!(prefix, format!("0:a:{pid}"), "{text}");
+}
