@@ -324,6 +324,9 @@ impl Running {
             return Ok(exit);
         }
         self.signal(stop.signal.to_nix());
+        // Leftovers are stopped the way the run is: with the forwarded signal and its
+        // grace, or at once after an escalation.
+        self.leftovers = stop;
         let exit = if stop.signal == StopSignal::Kill {
             self.reap().await?
         } else {
@@ -336,6 +339,7 @@ impl Running {
                 }
                 () = escalate => {
                     self.signal(Signal::SIGKILL);
+                    self.leftovers = Stop::new(StopSignal::Kill, Duration::ZERO);
                     self.reap().await?
                 }
             }

@@ -224,6 +224,7 @@ impl Watch {
             filter: Filter::new(&self.spec, self.roots.clone())?,
             watched: HashSet::new(),
             parents: HashSet::new(),
+            polling: self.poll.is_some(),
             debounce: Debounce::new(self.debounce, self.max_wait),
             pending: ChangeSet::new(),
             hits: 0,
@@ -257,6 +258,7 @@ pub struct Watcher {
     watched: HashSet<PathBuf>,
     /// Parents of the watched roots, watched for the roots' own deletion and return.
     parents: HashSet<PathBuf>,
+    polling: bool,
     debounce: Debounce,
     pending: ChangeSet,
     /// Relevant paths seen so far (repeats included); tells `absorb` to restart the gap.
@@ -347,7 +349,10 @@ impl Watcher {
                     self.watch_tree(&dir, files.as_deref_mut())?;
                     // The parent tells us when the root itself is deleted, recreated or
                     // replaced by a rename; it is not counted as a watched directory.
-                    if let Some(parent) = dir.parent()
+                    // Not when polling: that would list the parent (a home directory,
+                    // /tmp) every interval.
+                    if !self.polling
+                        && let Some(parent) = dir.parent()
                         && !self.parents.contains(parent)
                     {
                         let mut parents = std::mem::take(&mut self.parents);
@@ -518,6 +523,11 @@ impl Watcher {
             self.filter.load_ignores(dir)?;
             let dir = dir.to_path_buf();
             self.watch_tree(&dir, None)?;
+        }
+        // A directory we do not watch (pruned, or outside the roots: the parent watch)
+        // changed its own metadata; that is no change to any kept file.
+        if !self.pending.contains(path) && path.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            return Ok(());
         }
         // A file changes in several events (create, write, close): judge it once.
         if self.pending.contains(path) || self.filter.keep_file(path) {
