@@ -176,6 +176,7 @@ impl DevConfig {
                 builder = builder.watch(&w.name, watch, job);
             }
         }
+        let mut package_json: Option<Option<String>> = None;
         for (i, p) in self.process.iter().enumerate() {
             let key = format!("process[{i}] ({})", p.name);
             let mut restart = match &p.restart {
@@ -220,15 +221,46 @@ impl DevConfig {
                 let delay = delay.unwrap_or(restart.delay);
                 restart = restart.backoff(delay, max.unwrap_or(restart.max_delay));
             }
-            let command = self.command(&p.command, p.cwd.as_deref(), &p.env, &key, &mut problems);
-            let mut spec = ProcessSpec::new(&p.name, command)
-                .restart(restart)
-                .stdin(p.stdin)
-                .hide(p.hide);
-            if let Some(c) = &p.color {
-                spec = spec.color(c);
+            // `npm:dev`, `npm:watch-*`: expanded from the package.json next to the file,
+            // as on the command line; a wildcard makes one process per script, named
+            // after the match with this entry's name in front.
+            let expanded = match &p.command {
+                CommandLine::Shell(line) => {
+                    let package = package_json.get_or_insert_with(|| {
+                        crate::shortcut::read_package_json(&self.base).unwrap_or_else(|e| {
+                            problems.push(format!("{key}: {}", crate::filter::error_chain(&e)));
+                            None
+                        })
+                    });
+                    match crate::shortcut::expand_commands(
+                        std::slice::from_ref(line),
+                        std::slice::from_ref(&p.name),
+                        package.as_deref(),
+                        None,
+                    ) {
+                        Ok(list) => list
+                            .into_iter()
+                            .map(|c| (c.name, CommandLine::Shell(c.line)))
+                            .collect(),
+                        Err(e) => {
+                            problems.push(prefixed(&key, "command", &e));
+                            Vec::new()
+                        }
+                    }
+                }
+                argv @ CommandLine::Argv(_) => vec![(p.name.clone(), argv.clone())],
+            };
+            for (name, line) in expanded {
+                let command = self.command(&line, p.cwd.as_deref(), &p.env, &key, &mut problems);
+                let mut spec = ProcessSpec::new(name, command)
+                    .restart(restart)
+                    .stdin(p.stdin)
+                    .hide(p.hide);
+                if let Some(c) = &p.color {
+                    spec = spec.color(c);
+                }
+                builder = builder.process(spec);
             }
-            builder = builder.process(spec);
         }
         // A trial build adds the builder's own checks (names, rules) to the list.
         match builder.clone().build() {
@@ -444,6 +476,54 @@ mod tests {
         ] {
             assert!(err.contains(needle), "missing {needle:?} in {err}");
         }
+    }
+
+    #[test]
+    fn npm_shortcuts_and_wildcards_expand_from_the_package_json_next_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("package.json"),
+            r#"{"scripts": {"watch-js": "a", "watch-css": "b", "start": "c"}}"#,
+        )
+        .unwrap();
+        let text = r#"
+            [[process]]
+            name = "w-"
+            command = "npm:watch-*"
+
+            [[process]]
+            name = "web"
+            command = "npm:start -- --port 3000"
+
+            [[process]]
+            name = "none"
+            command = "npm:nothing-*"
+        "#;
+        let config = DevConfig::from_toml(text, dir.path().join("dev.toml")).unwrap();
+        let err = config.supervisor().unwrap_err().to_string();
+        assert!(
+            err.contains("process[2] (none).command") && err.contains("nothing-*"),
+            "{err}"
+        );
+        let text = text
+            .split("[[process]]\n            name = \"none\"")
+            .next()
+            .unwrap();
+        let config = DevConfig::from_toml(text, dir.path().join("dev.toml")).unwrap();
+        let b = config.builder().unwrap();
+        let got: Vec<(String, String)> = b
+            .entries
+            .iter()
+            .map(|e| (e.name().to_owned(), e.command_line()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("w-js".to_owned(), "npm run watch-js".to_owned()),
+                ("w-css".to_owned(), "npm run watch-css".to_owned()),
+                ("web".to_owned(), "npm run start -- --port 3000".to_owned()),
+            ]
+        );
     }
 
     #[test]
