@@ -1,5 +1,9 @@
 //! asset-watch figures, side by side with watchexec when it is installed
-//! (`cargo install watchexec-cli`; found on PATH, in `$WATCHEXEC`, or /tmp/wx/bin).
+//! (`cargo install watchexec-cli`; found on PATH, in `$WATCHEXEC`, or /tmp/wx/bin) and
+//! with nodemon (found on PATH or in `$NODEMON`, else installed with npm into
+//! /tmp/asset-watch-bench-nodemon, outside the repository; skipped without npm).
+//!
+//! `ASSET_WATCH_SECTIONS=latency` runs section 1 only.
 //!
 //! `cargo bench --bench asset_watch` prints:
 //! 1. save → command started latency (p50/p95) and runs per save, default settings;
@@ -41,19 +45,38 @@ fn main() {
     );
     match &watchexec {
         Some(w) => println!("watchexec: {} ({})", w.display(), version(w)),
-        None => println!("watchexec: not found, only our figures are printed"),
+        None => println!("watchexec: not found, its rows are left out"),
+    }
+    let nodemon = find_nodemon();
+    match &nodemon {
+        Some(n) => println!("nodemon: {} ({})", n.display(), version(n)),
+        None => println!("nodemon: not found and npm could not install it, its rows are left out"),
     }
 
-    println!("\n## 1. save -> command started, {SAVES} saves per editor style, default settings");
+    println!("\n## 1. save -> command started, {SAVES} saves per editor style");
     let small = tempfile::tempdir().expect("tempdir");
     std::fs::write(small.path().join("app.css"), "a{}").unwrap();
     for style in [Save::InPlace, Save::Atomic, Save::Vim] {
         let ours = latency(small.path(), &Tool::Ours(Vec::new()), style);
         print_latency(&format!("preflight, {}", style.name()), &ours);
+        // Like for like with nodemon, which has no editor-temp ignores.
+        let bare = Tool::Ours(vec!["--no-default-ignores".to_owned()]);
+        let ours = latency(small.path(), &bare, style);
+        print_latency(
+            &format!("preflight --no-default-ignores, {}", style.name()),
+            &ours,
+        );
         if let Some(w) = &watchexec {
             let theirs = latency(small.path(), &Tool::Watchexec(w.clone(), Vec::new()), style);
-            print_latency(&format!("watchexec 2.8, {}", style.name()), &theirs);
+            print_latency(&format!("watchexec, {}", style.name()), &theirs);
         }
+        if let Some(n) = &nodemon {
+            let theirs = latency(small.path(), &Tool::Nodemon(n.clone()), style);
+            print_latency(&format!("nodemon, {}", style.name()), &theirs);
+        }
+    }
+    if std::env::var("ASSET_WATCH_SECTIONS").as_deref() == Ok("latency") {
+        return;
     }
 
     let secs: u64 = std::env::var("ASSET_WATCH_IDLE_SECS")
@@ -106,6 +129,7 @@ fn main() {
 enum Tool {
     Ours(Vec<String>),
     Watchexec(PathBuf, Vec<String>),
+    Nodemon(PathBuf),
 }
 
 fn spawn_watcher(tool: &Tool, dir: &Path, fifo: &Path) -> Child {
@@ -120,6 +144,14 @@ fn spawn_watcher(tool: &Tool, dir: &Path, fifo: &Path) -> Child {
             let mut c = std::process::Command::new(bin);
             c.args(["--postpone", "--quiet", "-w"]).arg(dir).args(extra);
             c.args(["--", "sh", "-c", &cmd]);
+            c
+        }
+        Tool::Nodemon(bin) => {
+            // Its defaults: restart on change (no queue), no coalescing window.
+            let mut c = std::process::Command::new(bin);
+            c.args(["--quiet", "--on-change-only", "-e", "css", "-w"])
+                .arg(dir)
+                .args(["--exec", &cmd]);
             c
         }
     };
@@ -402,6 +434,36 @@ fn generate_tree() -> PathBuf {
         files
     );
     root
+}
+
+/// nodemon from `$NODEMON` or PATH, else installed with npm into a temp prefix (never
+/// into the repository).
+fn find_nodemon() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("NODEMON").map(PathBuf::from)
+        && p.exists()
+    {
+        return Some(p);
+    }
+    if let Some(p) = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("nodemon"))
+            .find(|p| p.exists())
+    }) {
+        return Some(p);
+    }
+    let prefix = PathBuf::from("/tmp/asset-watch-bench-nodemon");
+    let bin = prefix.join("node_modules/.bin/nodemon");
+    if !bin.exists() {
+        let installed = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&prefix)
+            .arg("nodemon@3")
+            .status();
+        if !installed.is_ok_and(|s| s.success()) {
+            return None;
+        }
+    }
+    bin.exists().then_some(bin)
 }
 
 fn find_watchexec() -> Option<PathBuf> {

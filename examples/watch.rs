@@ -10,7 +10,9 @@
 //! The command gets `PREFLIGHT_CHANGED_PATHS` (one path per line) and
 //! `PREFLIGHT_CHANGE_KIND` (`initial`, `change`, `rescan`). Status lines go to stderr.
 //! Ctrl-C / SIGTERM stop the running command's whole process group (signal, grace,
-//! SIGKILL) and exit with 130 / 143. Exit code 2: bad arguments or paths.
+//! SIGKILL) and exit with 130 / 143. Whatever a run leaves in the background
+//! (`sleep 9 &`, a `setsid` or double-forked daemon) is stopped when the run ends. Exit
+//! code 2: bad arguments or paths.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

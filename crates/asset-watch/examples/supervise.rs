@@ -1,6 +1,7 @@
 //! A tiny `concurrently`: `supervise [--success RULE] [--kill-others MODE] [--restart N]
-//! [--grace MS] [--color always|never] [--watch NAME:DIR=COMMAND]... [--stdin]
-//! NAME=COMMAND...`. `--stdin` gives our stdin to the process that follows it.
+//! [--grace MS] [--color always|never] [--raw] [--group] [--hide NAME]... [--prefix T]
+//! [--watch NAME:DIR=COMMAND]... [--stdin] NAME=COMMAND...`. `--stdin` routes our stdin (`name:text` lines to that process, other
+//! lines and the end of input to the process that follows `--stdin`).
 //! Each command runs under `/bin/sh -c`; a `--watch` job reruns its command on changes
 //! under DIR.
 //!
@@ -29,6 +30,7 @@ fn run() -> Result<i32, Box<dyn std::error::Error>> {
     let mut builder = Supervisor::builder();
     let mut restart = Restart::never();
     let mut stdin = false;
+    let mut hide: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -44,6 +46,10 @@ fn run() -> Result<i32, Box<dyn std::error::Error>> {
                 builder = builder.stop(Stop::new(StopSignal::Term, grace));
             }
             "--stdin" => stdin = true,
+            "--raw" => builder = builder.raw(true),
+            "--group" => builder = builder.group(true),
+            "--hide" => hide.push(value()?),
+            "--prefix" => builder = builder.prefix(value()?),
             "--color" => {
                 builder = builder.color(if value()? == "always" {
                     ColorChoice::Always
@@ -66,7 +72,9 @@ fn run() -> Result<i32, Box<dyn std::error::Error>> {
                 let (name, line) = spec
                     .split_once('=')
                     .ok_or_else(|| format!("expected NAME=COMMAND, got `{spec}`"))?;
-                let spec = ProcessSpec::new(name, Command::shell(line)).restart(restart);
+                let spec = ProcessSpec::new(name, Command::shell(line))
+                    .restart(restart)
+                    .hide(hide.iter().any(|h| h == name));
                 builder = builder.process(spec.stdin(std::mem::take(&mut stdin)));
             }
         }

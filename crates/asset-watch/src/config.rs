@@ -61,6 +61,20 @@ struct Settings {
     color: Option<String>,
     stop_signal: Option<String>,
     grace: Option<String>,
+    prefix: Option<String>,
+    timestamp_format: Option<String>,
+    #[serde(default)]
+    raw: bool,
+    max_processes: Option<usize>,
+    #[serde(default)]
+    handle_input: bool,
+    default_input_target: Option<String>,
+    #[serde(default)]
+    teardown: Vec<String>,
+    #[serde(default)]
+    timings: bool,
+    #[serde(default)]
+    group: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,11 +121,15 @@ struct ProcessEntry {
     restart: Option<RestartSetting>,
     restart_delay: Option<String>,
     restart_max_delay: Option<String>,
+    restart_after: Option<String>,
     cwd: Option<PathBuf>,
     #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
     stdin: bool,
+    color: Option<String>,
+    #[serde(default)]
+    hide: bool,
 }
 
 impl DevConfig {
@@ -158,6 +176,7 @@ impl DevConfig {
                 builder = builder.watch(&w.name, watch, job);
             }
         }
+        let mut package_json: Option<Option<String>> = None;
         for (i, p) in self.process.iter().enumerate() {
             let key = format!("process[{i}] ({})", p.name);
             let mut restart = match &p.restart {
@@ -186,16 +205,62 @@ impl DevConfig {
                 "restart_max_delay",
                 &mut problems,
             );
-            if delay.is_some() || max.is_some() {
+            let after = duration(
+                p.restart_after.as_deref(),
+                &key,
+                "restart_after",
+                &mut problems,
+            );
+            if after.is_some() && (delay.is_some() || max.is_some()) {
+                problems.push(format!(
+                    "{key}: restart_after (a fixed delay) excludes restart_delay and restart_max_delay (a doubling delay)"
+                ));
+            } else if let Some(after) = after {
+                restart = restart.backoff(after, after);
+            } else if delay.is_some() || max.is_some() {
                 let delay = delay.unwrap_or(restart.delay);
                 restart = restart.backoff(delay, max.unwrap_or(restart.max_delay));
             }
-            let command = self.command(&p.command, p.cwd.as_deref(), &p.env, &key, &mut problems);
-            builder = builder.process(
-                ProcessSpec::new(&p.name, command)
+            // `npm:dev`, `npm:watch-*`: expanded from the package.json next to the file,
+            // as on the command line; a wildcard makes one process per script, named
+            // after the match with this entry's name in front.
+            let expanded = match &p.command {
+                CommandLine::Shell(line) => {
+                    let package = package_json.get_or_insert_with(|| {
+                        crate::shortcut::read_package_json(&self.base).unwrap_or_else(|e| {
+                            problems.push(format!("{key}: {}", crate::filter::error_chain(&e)));
+                            None
+                        })
+                    });
+                    match crate::shortcut::expand_commands(
+                        std::slice::from_ref(line),
+                        std::slice::from_ref(&p.name),
+                        package.as_deref(),
+                        None,
+                    ) {
+                        Ok(list) => list
+                            .into_iter()
+                            .map(|c| (c.name, CommandLine::Shell(c.line)))
+                            .collect(),
+                        Err(e) => {
+                            problems.push(prefixed(&key, "command", &e));
+                            Vec::new()
+                        }
+                    }
+                }
+                argv @ CommandLine::Argv(_) => vec![(p.name.clone(), argv.clone())],
+            };
+            for (name, line) in expanded {
+                let command = self.command(&line, p.cwd.as_deref(), &p.env, &key, &mut problems);
+                let mut spec = ProcessSpec::new(name, command)
                     .restart(restart)
-                    .stdin(p.stdin),
-            );
+                    .stdin(p.stdin)
+                    .hide(p.hide);
+                if let Some(c) = &p.color {
+                    spec = spec.color(c);
+                }
+                builder = builder.process(spec);
+            }
         }
         // A trial build adds the builder's own checks (names, rules) to the list.
         match builder.clone().build() {
@@ -248,7 +313,27 @@ impl DevConfig {
         if let Some(g) = duration(s.grace.as_deref(), key, "grace", problems) {
             stop.grace = g;
         }
-        b.stop(stop)
+        if let Some(p) = &s.prefix {
+            b = b.prefix(p);
+        }
+        if let Some(t) = &s.timestamp_format {
+            b = b.timestamp_format(t);
+        }
+        if let Some(m) = s.max_processes {
+            b = b.max_processes(m);
+        }
+        if let Some(t) = &s.default_input_target {
+            b = b.default_input_target(t);
+        }
+        for line in &s.teardown {
+            let cmd = Command::shell(line).current_dir(&self.base);
+            b = b.teardown(cmd);
+        }
+        b.raw(s.raw)
+            .handle_input(s.handle_input)
+            .timings(s.timings)
+            .group(s.group)
+            .stop(stop)
     }
 
     fn watch_entry(
@@ -374,6 +459,9 @@ mod tests {
             [[process]]
             name = "css"
             command = []
+            restart_after = "1s"
+            restart_delay = "2s"
+            color = "mauve"
         "#;
         let config = DevConfig::from_toml(text, dir.path().join("dev.toml")).unwrap();
         let err = config.supervisor().unwrap_err().to_string();
@@ -383,9 +471,59 @@ mod tests {
             "watch[0] (css).on_busy",
             "watch[0] (css): cannot watch",
             "process[0] (css).command is empty",
+            "process[0] (css): restart_after",
+            "mauve",
         ] {
             assert!(err.contains(needle), "missing {needle:?} in {err}");
         }
+    }
+
+    #[test]
+    fn npm_shortcuts_and_wildcards_expand_from_the_package_json_next_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("package.json"),
+            r#"{"scripts": {"watch-js": "a", "watch-css": "b", "start": "c"}}"#,
+        )
+        .unwrap();
+        let text = r#"
+            [[process]]
+            name = "w-"
+            command = "npm:watch-*"
+
+            [[process]]
+            name = "web"
+            command = "npm:start -- --port 3000"
+
+            [[process]]
+            name = "none"
+            command = "npm:nothing-*"
+        "#;
+        let config = DevConfig::from_toml(text, dir.path().join("dev.toml")).unwrap();
+        let err = config.supervisor().unwrap_err().to_string();
+        assert!(
+            err.contains("process[2] (none).command") && err.contains("nothing-*"),
+            "{err}"
+        );
+        let text = text
+            .split("[[process]]\n            name = \"none\"")
+            .next()
+            .unwrap();
+        let config = DevConfig::from_toml(text, dir.path().join("dev.toml")).unwrap();
+        let b = config.builder().unwrap();
+        let got: Vec<(String, String)> = b
+            .entries
+            .iter()
+            .map(|e| (e.name().to_owned(), e.command_line()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("w-js".to_owned(), "npm run watch-js".to_owned()),
+                ("w-css".to_owned(), "npm run watch-css".to_owned()),
+                ("web".to_owned(), "npm run start -- --port 3000".to_owned()),
+            ]
+        );
     }
 
     #[test]
@@ -418,6 +556,14 @@ mod tests {
             kill_others = "on-failure"
             success = "command-server"
             grace = "2s"
+            prefix = "{time} {name}"
+            timestamp_format = "HH:mm:ss"
+            max_processes = 4
+            handle_input = true
+            default_input_target = "server"
+            teardown = ["echo bye"]
+            timings = true
+            group = true
 
             [[watch]]
             name = "css"
@@ -432,6 +578,14 @@ mod tests {
             restart = "forever"
             restart_delay = "100ms"
             stdin = true
+            color = "bold.red"
+
+            [[process]]
+            name = "quiet"
+            command = "true"
+            restart = 2
+            restart_after = "1s"
+            hide = true
         "#;
         let config = DevConfig::from_toml(text, dir.path().join("dev.toml")).unwrap();
         config.supervisor().unwrap();

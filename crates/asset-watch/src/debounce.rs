@@ -4,8 +4,16 @@
 //! first event, whichever comes first: an editor's save (several events within a
 //! millisecond or two) becomes one run after a short quiet gap, and a process that writes
 //! without pause still gets a run at least every `max_wait`. Pure logic, no clock reads.
+//!
+//! A batch that holds the end of a save (a close after writing, a rename into place, as
+//! the watcher judges it) is *settled*: from then on the quiet gap is [`SETTLED_GAP`],
+//! just long enough to fold the editor's last steps (deleting a backup) into the same
+//! run, so a save starts its run in about a millisecond instead of after `quiet`.
 
 use std::time::{Duration, Instant};
+
+/// The quiet gap once a batch is settled.
+pub(crate) const SETTLED_GAP: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Clone)]
 pub(crate) struct Debounce {
@@ -13,6 +21,7 @@ pub(crate) struct Debounce {
     max_wait: Duration,
     first: Option<Instant>,
     last: Option<Instant>,
+    settled: bool,
 }
 
 impl Debounce {
@@ -22,7 +31,14 @@ impl Debounce {
             max_wait: max_wait.max(quiet),
             first: None,
             last: None,
+            settled: false,
         }
+    }
+
+    /// The pending batch holds the end of a save: shorten the quiet gap.
+    pub(crate) fn settle(&mut self, now: Instant) {
+        self.record(now);
+        self.settled = true;
     }
 
     /// An event that counts arrived at `now`.
@@ -34,13 +50,19 @@ impl Debounce {
     /// When the pending batch is due, if there is one.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let (first, last) = (self.first?, self.last?);
-        Some((last + self.quiet).min(first + self.max_wait))
+        let gap = if self.settled {
+            SETTLED_GAP.min(self.quiet)
+        } else {
+            self.quiet
+        };
+        Some((last + gap).min(first + self.max_wait))
     }
 
     /// The batch was released.
     pub(crate) fn reset(&mut self) {
         self.first = None;
         self.last = None;
+        self.settled = false;
     }
 }
 
@@ -75,6 +97,28 @@ mod tests {
             d.record(t + i * 3 * MS);
         }
         assert_eq!(d.deadline(), Some(t + 100 * MS));
+    }
+
+    #[test]
+    fn a_settled_batch_waits_only_the_settled_gap_after_its_last_event() {
+        let t = Instant::now();
+        let mut d = Debounce::new(10 * MS, 100 * MS);
+        d.record(t);
+        d.settle(t + 2 * MS);
+        assert_eq!(d.deadline(), Some(t + 2 * MS + SETTLED_GAP));
+        // A trailing step of the same save (deleting a backup) still joins the batch.
+        d.record(t + 2 * MS + SETTLED_GAP / 2);
+        assert_eq!(
+            d.deadline(),
+            Some(t + 2 * MS + SETTLED_GAP / 2 + SETTLED_GAP)
+        );
+        d.reset();
+        d.record(t);
+        assert_eq!(
+            d.deadline(),
+            Some(t + 10 * MS),
+            "the next batch starts unsettled"
+        );
     }
 
     #[test]

@@ -1,10 +1,16 @@
 //! The crate's one error type.
 //!
 //! Every variant names what it is about (a path, a glob, a process name, a config key) so
-//! a message alone tells the user where to look. Nothing here ever carries the value of an
+//! a message alone tells the user where to look. Causes from the libraries underneath
+//! (notify, globset, ignore) are kept as opaque [`BoxError`] sources: their messages
+//! stay in the chain, their types stay out of this crate's API, so a major upgrade of
+//! one of them is not a breaking change here. Nothing here ever carries the value of an
 //! environment variable: commands may receive secrets through their environment.
 
 use std::path::PathBuf;
+
+/// An opaque cause: displayable, walkable with `source()`, downcastable if you must.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -20,7 +26,7 @@ pub enum Error {
         glob: String,
         /// Why it did not parse.
         #[source]
-        source: globset::Error,
+        source: BoxError,
     },
 
     /// An ignore file (`.gitignore`, `.ignore`) could not be read or parsed.
@@ -30,7 +36,7 @@ pub enum Error {
         path: PathBuf,
         /// What went wrong.
         #[source]
-        source: ignore::Error,
+        source: BoxError,
     },
 
     /// A path to watch does not exist or cannot be read.
@@ -72,7 +78,7 @@ pub enum Error {
         path: Option<PathBuf>,
         /// The backend's error.
         #[source]
-        source: notify::Error,
+        source: BoxError,
     },
 
     /// The notification backend's thread ended (it only does when it failed).
@@ -140,6 +146,35 @@ impl Error {
     pub(crate) fn config(problem: impl Into<String>) -> Self {
         Self::Config {
             problems: vec![problem.into()],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sources from notify, globset and ignore are opaque boxes: the match below only
+    /// compiles while no dependency type is part of the public error.
+    #[test]
+    fn dependency_errors_are_opaque_sources_with_their_message_kept() {
+        let err = crate::Watch::builder()
+            .path(std::env::temp_dir())
+            .exclude("a[")
+            .build()
+            .unwrap_err();
+        let msg = crate::filter::error_chain(&err);
+        assert!(msg.contains("`a[`") && msg.contains("unclosed"), "{msg}");
+        let glob = Error::Glob {
+            glob: "a[".into(),
+            source: "unclosed character class".into(),
+        };
+        if let Error::Glob { source, .. }
+        | Error::IgnoreFile { source, .. }
+        | Error::Notify { source, .. } = &glob
+        {
+            let opaque: &BoxError = source;
+            assert_eq!(opaque.to_string(), "unclosed character class");
         }
     }
 }

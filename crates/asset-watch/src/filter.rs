@@ -90,7 +90,7 @@ impl Globs {
                     .build()
                     .map_err(|source| Error::Glob {
                         glob: raw.to_owned(),
-                        source,
+                        source: Box::new(source),
                     })
             };
             let result = if glob.contains('/') {
@@ -236,7 +236,10 @@ impl Filter {
             }
             any = true;
             if let Some(source) = builder.add(&file) {
-                return Err(Error::IgnoreFile { path: file, source });
+                return Err(Error::IgnoreFile {
+                    path: file,
+                    source: Box::new(source),
+                });
             }
         }
         if !any {
@@ -245,7 +248,7 @@ impl Filter {
         }
         let matcher = builder.build().map_err(|source| Error::IgnoreFile {
             path: dir.join(".gitignore"),
-            source,
+            source: Box::new(source),
         })?;
         self.ignores.insert(dir.to_path_buf(), matcher);
         Ok(())

@@ -184,6 +184,10 @@ impl Job {
         &self.name
     }
 
+    pub(crate) fn command(&self) -> &Command {
+        &self.command
+    }
+
     pub(crate) fn named(mut self, name: &str) -> Self {
         self.name = name.to_owned();
         self
@@ -234,12 +238,15 @@ impl Job {
         };
         let mut current: Option<(Running, u64)> = None;
         let mut runs = 0u64;
+        let scope = crate::descendants::new_scope();
         loop {
             if current.is_none() && !queued.is_noop() {
                 runs += 1;
                 let changes = queued.take();
                 let env = change_env(&changes);
-                match Running::start(&self.name, &self.command, &env, output, false).await {
+                match Running::start(&self.name, &self.command, &env, output, self.stop, &scope)
+                    .await
+                {
                     Ok(running) => {
                         on_event(JobEvent::Started {
                             run: runs,

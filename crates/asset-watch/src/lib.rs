@@ -12,13 +12,19 @@
 //!   sysctl to raise.
 //! * **Running** ([`Job`]): a command per batch, at start unless postponed; changes during
 //!   a run are queued into one follow-up run (or restart / ignore, see [`OnBusy`]). Each
-//!   run is its own process group: stop signal, grace, SIGKILL to the whole group. The
-//!   changed paths are in [`CHANGED_PATHS_ENV`]; exit status and duration are reported.
-//! * **Side by side** ([`Supervisor`]): named processes and watch jobs with coloured,
-//!   line-buffered prefixes that keep partial lines and `\r` progress readable,
-//!   kill-others, success rules with real exit codes, restart with backoff, SIGINT /
-//!   SIGTERM / SIGHUP forwarded to every group. Children die with the supervisor even if
-//!   it is SIGKILLed (Linux parent-death signal plus a guardian for grandchildren).
+//!   run is its own process group: stop signal, grace, SIGKILL to the whole group; what
+//!   a run leaves behind (background jobs, `setsid` or double-forked daemons, found by
+//!   the token in [`RUN_ID_ENV`]) is stopped when it ends. The changed paths are in
+//!   [`CHANGED_PATHS_ENV`]; exit status and duration are reported.
+//! * **Side by side** ([`Supervisor`]): what `concurrently` does, under its option names:
+//!   named processes and watch jobs with prefixes from templates and colours,
+//!   line-buffered output that keeps partial lines and `\r` progress readable, raw,
+//!   hidden and grouped output, kill-others, success rules with real exit codes,
+//!   restart, max processes, teardown, timings, typed input routed by `name:` prefix;
+//!   every process keeps an open stdin. SIGINT / SIGTERM / SIGHUP are forwarded to every
+//!   group. The supervisor is a child subreaper and returns only when every descendant
+//!   is gone; children die with it even if it is SIGKILLed (Linux parent-death signal
+//!   plus a guardian for grandchildren and escapees).
 //!
 //! # Example
 //!
@@ -55,12 +61,16 @@
 //!
 //! # Crate features
 //!
-//! * `config`: `DevConfig`, a `dev.toml` describing a [`Supervisor`] (serde + toml).
+//! * `config`: `DevConfig`, a `dev.toml` describing a [`Supervisor`] (serde + toml), and
+//!   `expand_commands`, `concurrently`'s command-line commands (`npm:watch-*` shortcuts
+//!   from `package.json`, passthrough arguments; serde_json).
 //!
 //! # Platform
 //!
-//! Linux is the target: inotify, process groups, `PR_SET_PDEATHSIG`. Other Unix systems
-//! build and use their notify backends, without the parent-death signal. `/bin/sh` runs
+//! Linux is the target: inotify, process groups, `PR_SET_PDEATHSIG`,
+//! `PR_SET_CHILD_SUBREAPER` (set for the whole process at the first command started),
+//! `/proc` (to find leftovers by token). Other Unix systems build and use their notify
+//! backends, without the parent-death signal and the subreaper. `/bin/sh` runs
 //! shell commands and the small guardian that ends grandchildren if the supervisor dies.
 //! Everything async runs on a tokio runtime with the time, I/O and process drivers
 //! enabled (`enable_all`).
@@ -71,13 +81,17 @@ mod command;
 #[cfg(feature = "config")]
 mod config;
 mod debounce;
+mod descendants;
 mod error;
 mod filter;
 mod job;
 mod outcome;
 mod output;
+mod prefix;
 mod process;
 mod restart;
+#[cfg(feature = "config")]
+mod shortcut;
 mod spawner;
 mod supervisor;
 mod walk;
@@ -88,14 +102,19 @@ pub use command::Command;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use config::DevConfig;
-pub use error::{Error, Result};
+pub use descendants::RUN_ID_ENV;
+pub use error::{BoxError, Error, Result};
 pub use job::{
     CHANGE_KIND_ENV, CHANGED_PATHS_ENV, CHANGED_PATHS_TRUNCATED_ENV, Job, JobBuilder, JobEvent,
     MAX_PATHS_ENV_BYTES, OnBusy, RunReport,
 };
 pub use outcome::{Outcome, ProcessOutcome, Success};
 pub use output::ColorChoice;
+pub use prefix::DEFAULT_TIMESTAMP_FORMAT;
 pub use process::{Exit, Stop, StopSignal};
 pub use restart::Restart;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use shortcut::{ExpandedCommand, expand_commands, read_package_json};
 pub use supervisor::{KillOthers, ProcessSpec, Supervisor, SupervisorBuilder};
 pub use watcher::{DEFAULT_DEBOUNCE, DEFAULT_MAX_WAIT, Watch, WatchBuilder, Watcher};

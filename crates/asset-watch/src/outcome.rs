@@ -18,7 +18,8 @@ pub enum Success {
     First,
     /// The code of the last process to end on its own.
     Last,
-    /// The code of the named process (0 if it was stopped by the supervisor).
+    /// The code of the named process, or the process at this index when no process has
+    /// that name (0 if it was stopped by the supervisor).
     Named(String),
     /// Like `All`, ignoring the named process.
     AllExcept(String),
@@ -63,6 +64,8 @@ pub struct ProcessOutcome {
     pub restarts: u32,
     /// Position in the order of endings (0 first).
     pub order: usize,
+    /// How long its last run took, when it ran.
+    pub duration: Option<std::time::Duration>,
 }
 
 impl ProcessOutcome {
@@ -84,6 +87,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The process with this name, else at this index (`command-0` in concurrently).
+    fn find(&self, id: &str) -> Option<&ProcessOutcome> {
+        self.processes
+            .iter()
+            .find(|p| p.name == id)
+            .or_else(|| id.parse::<usize>().ok().and_then(|i| self.processes.get(i)))
+    }
+
     /// The exit code the supervisor should end with: 128 + the signal after a signal,
     /// otherwise the code chosen by the [`Success`] rule (a real code, not just 0/1).
     #[must_use]
@@ -103,7 +114,7 @@ impl Outcome {
         };
         match &self.success {
             Success::All => first_failure(None),
-            Success::AllExcept(name) => first_failure(Some(name)),
+            Success::AllExcept(name) => first_failure(self.find(name).map(|p| p.name.as_str())),
             Success::First => by_order
                 .iter()
                 .find_map(|p| p.natural())
@@ -114,9 +125,7 @@ impl Outcome {
                 .find_map(|p| p.natural())
                 .map_or(0, Exit::code),
             Success::Named(name) => self
-                .processes
-                .iter()
-                .find(|p| &p.name == name)
+                .find(name)
                 .and_then(ProcessOutcome::natural)
                 .map_or(0, Exit::code),
         }
@@ -137,6 +146,7 @@ mod tests {
                     stopped,
                     restarts: 0,
                     order,
+                    duration: None,
                 })
                 .collect(),
             signal: None,

@@ -9,12 +9,14 @@
 //! unchanged otherwise (colours, UTF-8 split across reads).
 
 use std::io::{IsTerminal as _, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::task::JoinHandle;
+
+use crate::prefix::Prefix;
 
 /// How long a partial line waits for the rest before it is shown anyway.
 const PARTIAL_FLUSH: Duration = Duration::from_millis(30);
@@ -60,10 +62,6 @@ fn auto_color(var: impl Fn(&str) -> Option<String>, tty: bool) -> bool {
     forced("FORCE_COLOR") || forced("CLICOLOR_FORCE") || tty
 }
 
-/// ANSI colours for prefixes, in order of assignment; chosen to be readable on dark and
-/// light backgrounds and to leave red for errors.
-const PALETTE: &[&str] = &["36", "35", "33", "32", "34", "96", "95", "93", "92", "94"];
-
 /// How segments end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum End {
@@ -84,8 +82,23 @@ enum Cursor {
 
 /// The shared output: one lock so segments of different processes never interleave.
 pub(crate) struct Sink {
-    state: Mutex<(Box<dyn Write + Send>, Cursor)>,
+    state: Mutex<State>,
     next_id: AtomicUsize,
+}
+
+struct State {
+    out: Box<dyn Write + Send>,
+    cursor: Cursor,
+    group: Option<Group>,
+}
+
+/// `--group`: output in the order of the entries, as if they ran one after the other.
+/// The current entry's output goes straight through; the others' is held, each with its
+/// own cursor, until every entry before it has ended.
+struct Group {
+    current: usize,
+    done: Vec<bool>,
+    held: Vec<(Vec<u8>, Cursor)>,
 }
 
 impl std::fmt::Debug for Sink {
@@ -94,16 +107,58 @@ impl std::fmt::Debug for Sink {
     }
 }
 
+/// Renders segments for writer `id` after `cursor`, prefixing where a line (or a `\r`
+/// redraw) starts.
+fn render(cursor: &mut Cursor, id: usize, prefix: &[u8], segments: &[(Vec<u8>, End)]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for (body, end) in segments {
+        match *cursor {
+            Cursor::Mid(other) | Cursor::AfterReturn(other) if other != id => {
+                buf.push(b'\n');
+                buf.extend_from_slice(prefix);
+            }
+            Cursor::Mid(_) => {}
+            Cursor::LineStart | Cursor::AfterReturn(_) => buf.extend_from_slice(prefix),
+        }
+        buf.extend_from_slice(body);
+        *cursor = match end {
+            End::Line => Cursor::LineStart,
+            End::Return => Cursor::AfterReturn(id),
+            End::Open => Cursor::Mid(id),
+        };
+    }
+    buf
+}
+
 impl Sink {
     pub(crate) fn new(out: Box<dyn Write + Send>) -> Arc<Self> {
         Arc::new(Self {
-            state: Mutex::new((out, Cursor::LineStart)),
+            state: Mutex::new(State {
+                out,
+                cursor: Cursor::LineStart,
+                group: None,
+            }),
             next_id: AtomicUsize::new(0),
         })
     }
 
+    /// A sink that groups the output of `entries` entries (`--group`).
+    pub(crate) fn grouped(out: Box<dyn Write + Send>, entries: usize) -> Arc<Self> {
+        let sink = Self::new(out);
+        sink.lock().group = Some(Group {
+            current: 0,
+            done: vec![false; entries],
+            held: vec![(Vec::new(), Cursor::LineStart); entries],
+        });
+        sink
+    }
+
     pub(crate) fn stdout() -> Arc<Self> {
         Self::new(Box::new(std::io::stdout()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A new writer identity (one per stream, so stdout and stderr of one process do not
@@ -112,44 +167,93 @@ impl Sink {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Writes segments for writer `id`, prefixing where a line (or a `\r` redraw) starts.
+    /// Writes segments for writer `id` (not tied to an entry: never held).
     pub(crate) fn write(&self, id: usize, prefix: &[u8], segments: &[(Vec<u8>, End)]) {
+        self.write_for(None, id, prefix, segments);
+    }
+
+    /// Writes segments for writer `id` of entry `entry`, prefixing where a line (or a
+    /// `\r` redraw) starts; held while grouping and another entry is current.
+    pub(crate) fn write_for(
+        &self,
+        entry: Option<usize>,
+        id: usize,
+        prefix: &[u8],
+        segments: &[(Vec<u8>, End)],
+    ) {
         if segments.is_empty() {
             return;
         }
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (out, cursor) = &mut *guard;
-        let mut buf = Vec::new();
-        for (body, end) in segments {
-            match *cursor {
-                Cursor::Mid(other) | Cursor::AfterReturn(other) if other != id => {
-                    buf.push(b'\n');
-                    buf.extend_from_slice(prefix);
-                }
-                Cursor::Mid(_) => {}
-                Cursor::LineStart | Cursor::AfterReturn(_) => buf.extend_from_slice(prefix),
-            }
-            buf.extend_from_slice(body);
-            *cursor = match end {
-                End::Line => Cursor::LineStart,
-                End::Return => Cursor::AfterReturn(id),
-                End::Open => Cursor::Mid(id),
-            };
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if let (Some(group), Some(e)) = (&mut state.group, entry)
+            && e != group.current
+            && let Some((buf, cursor)) = group.held.get_mut(e)
+        {
+            let bytes = render(cursor, id, prefix, segments);
+            buf.extend_from_slice(&bytes);
+            return;
         }
+        let buf = render(&mut state.cursor, id, prefix, segments);
         // Output is best effort: a closed stdout must not take the supervisor down.
-        let _ = out.write_all(&buf);
-        let _ = out.flush();
+        let _ = state.out.write_all(&buf);
+        let _ = state.out.flush();
+    }
+
+    /// Entry `entry` has ended: while grouping, the next entries' held output follows.
+    pub(crate) fn end_entry(&self, entry: usize) {
+        let mut guard = self.lock();
+        let State { out, cursor, group } = &mut *guard;
+        let Some(group) = group else { return };
+        if let Some(d) = group.done.get_mut(entry) {
+            *d = true;
+        }
+        while group.done.get(group.current).copied() == Some(true) {
+            group.current += 1;
+            let Some((held, held_cursor)) = group.held.get_mut(group.current) else {
+                break;
+            };
+            if held.is_empty() {
+                continue;
+            }
+            if *cursor != Cursor::LineStart {
+                let _ = out.write_all(b"\n");
+            }
+            let _ = out.write_all(held);
+            let _ = out.flush();
+            held.clear();
+            *cursor = *held_cursor;
+        }
+    }
+
+    /// Writes a line of our own, unprefixed.
+    pub(crate) fn line(&self, text: &str) {
+        let id = self.writer_id();
+        self.write(id, b"", &[(format!("{text}\n").into_bytes(), End::Line)]);
     }
 
     /// Ends a partial line left by anyone, so what follows starts clean.
     pub(crate) fn finish(&self) {
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (out, cursor) = &mut *guard;
+        let mut guard = self.lock();
+        // Anything still held (an entry that never reported its end) comes out now.
+        if let Some(group) = guard.group.take() {
+            for (held, held_cursor) in group.held {
+                if held.is_empty() {
+                    continue;
+                }
+                if guard.cursor != Cursor::LineStart {
+                    let _ = guard.out.write_all(b"\n");
+                }
+                let _ = guard.out.write_all(&held);
+                guard.cursor = held_cursor;
+            }
+        }
+        let State { out, cursor, .. } = &mut *guard;
         if *cursor != Cursor::LineStart {
             let _ = out.write_all(b"\n");
-            let _ = out.flush();
             *cursor = Cursor::LineStart;
         }
+        let _ = out.flush();
     }
 }
 
@@ -220,25 +324,61 @@ impl Splitter {
 /// Where a command's output goes.
 #[derive(Debug, Clone)]
 pub(crate) enum Output {
-    /// Straight to our own stdout/stderr (a single watched command).
+    /// Straight to our own stdout/stderr (a single watched command); status on stderr.
     Inherit,
+    /// Straight to our own stdout/stderr, and no status lines (`--raw`).
+    Raw,
     /// Through the shared sink with a prefix.
-    Prefixed {
-        sink: Arc<Sink>,
-        prefix: Arc<[u8]>,
-        color: bool,
-    },
+    Prefixed(Arc<Prefixed>),
+}
+
+/// One process's view of the shared sink.
+#[derive(Debug)]
+pub(crate) struct Prefixed {
+    pub(crate) sink: Arc<Sink>,
+    pub(crate) prefix: Prefix,
+    pub(crate) color: bool,
+    /// The command's own output is dropped (`--hide`); status lines stay.
+    pub(crate) hide: bool,
+    /// The current run's pid, for `{pid}` prefixes.
+    pub(crate) pid: AtomicU32,
+    /// The entry's position, for `--group`.
+    pub(crate) entry: usize,
 }
 
 impl Output {
+    pub(crate) fn prefixed(
+        sink: Arc<Sink>,
+        prefix: Prefix,
+        color: bool,
+        hide: bool,
+        entry: usize,
+    ) -> Self {
+        Self::Prefixed(Arc::new(Prefixed {
+            sink,
+            prefix,
+            color,
+            hide,
+            pid: AtomicU32::new(0),
+            entry,
+        }))
+    }
+
     pub(crate) fn is_piped(&self) -> bool {
-        matches!(self, Self::Prefixed { .. })
+        matches!(self, Self::Prefixed(_))
+    }
+
+    /// Records the pid of the run now writing (for `{pid}` prefixes).
+    pub(crate) fn set_pid(&self, pid: u32) {
+        if let Self::Prefixed(p) = self {
+            p.pid.store(pid, Ordering::Relaxed);
+        }
     }
 
     /// Variables that keep children's colours although their stdout is now a pipe.
     pub(crate) fn child_env(&self) -> Vec<(&'static str, &'static str)> {
         match self {
-            Self::Prefixed { color: true, .. } => {
+            Self::Prefixed(p) if p.color => {
                 vec![("FORCE_COLOR", "1"), ("CLICOLOR_FORCE", "1")]
             }
             _ => Vec::new(),
@@ -249,9 +389,16 @@ impl Output {
     pub(crate) fn status(&self, line: &str) {
         match self {
             Self::Inherit => eprintln!("{line}"),
-            Self::Prefixed { sink, prefix, .. } => {
-                let id = sink.writer_id();
-                sink.write(id, prefix, &[(format!("{line}\n").into_bytes(), End::Line)]);
+            Self::Raw => {}
+            Self::Prefixed(p) => {
+                let id = p.sink.writer_id();
+                let prefix = p.prefix.render(p.pid.load(Ordering::Relaxed));
+                p.sink.write_for(
+                    Some(p.entry),
+                    id,
+                    &prefix,
+                    &[(format!("{line}\n").into_bytes(), End::Line)],
+                );
             }
         }
     }
@@ -261,11 +408,17 @@ impl Output {
         &self,
         mut reader: R,
     ) -> JoinHandle<()> {
-        let Self::Prefixed { sink, prefix, .. } = self.clone() else {
+        let Self::Prefixed(p) = self.clone() else {
             return tokio::spawn(async {});
         };
         tokio::spawn(async move {
-            let id = sink.writer_id();
+            let id = p.sink.writer_id();
+            let write = |segments: &[(Vec<u8>, End)]| {
+                if !p.hide && !segments.is_empty() {
+                    let prefix = p.prefix.render(p.pid.load(Ordering::Relaxed));
+                    p.sink.write_for(Some(p.entry), id, &prefix, segments);
+                }
+            };
             let mut splitter = Splitter::default();
             let mut buf = vec![0u8; 16 * 1024];
             loop {
@@ -273,7 +426,7 @@ impl Output {
                     match tokio::time::timeout(PARTIAL_FLUSH, reader.read(&mut buf)).await {
                         Ok(read) => read,
                         Err(_) => {
-                            sink.write(id, &prefix, &Vec::from_iter(splitter.flush()));
+                            write(&Vec::from_iter(splitter.flush()));
                             continue;
                         }
                     }
@@ -282,32 +435,12 @@ impl Output {
                 };
                 match read {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => sink.write(id, &prefix, &splitter.feed(&buf[..n])),
+                    Ok(n) => write(&splitter.feed(&buf[..n])),
                 }
             }
-            sink.write(id, &prefix, &Vec::from_iter(splitter.flush()));
+            write(&Vec::from_iter(splitter.flush()));
         })
     }
-}
-
-/// Builds the prefixes for a set of names: `[name]` padded to the longest, coloured in
-/// palette order when `color`.
-pub(crate) fn prefixes(names: &[&str], color: bool) -> Vec<Arc<[u8]>> {
-    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let pad = " ".repeat(width - name.chars().count());
-            let text = if color {
-                let code = PALETTE[i % PALETTE.len()];
-                format!("\x1b[{code}m[{name}]\x1b[0m{pad} ")
-            } else {
-                format!("[{name}]{pad} ")
-            };
-            Arc::from(text.into_bytes())
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -386,6 +519,26 @@ mod tests {
     }
 
     #[test]
+    fn grouped_output_comes_in_entry_order_as_entries_end() {
+        let buf = Buf::default();
+        let sink = Sink::grouped(Box::new(buf.clone()), 3);
+        let (a, b, c) = (sink.writer_id(), sink.writer_id(), sink.writer_id());
+        let line = |s: &str| [(s.as_bytes().to_vec(), End::Line)];
+        sink.write_for(Some(2), c, b"[c] ", &line("c1\n"));
+        sink.write_for(Some(1), b, b"[b] ", &[(b"b-partial".to_vec(), End::Open)]);
+        sink.write_for(Some(0), a, b"[a] ", &line("a1\n"));
+        assert_eq!(buf.text(), "[a] a1\n", "only the current entry is shown");
+        sink.end_entry(2);
+        assert_eq!(buf.text(), "[a] a1\n", "c waits for a and b");
+        sink.end_entry(0);
+        assert_eq!(buf.text(), "[a] a1\n[b] b-partial");
+        sink.write_for(Some(1), b, b"[b] ", &line(" done\n"));
+        sink.end_entry(1);
+        sink.finish();
+        assert_eq!(buf.text(), "[a] a1\n[b] b-partial done\n[c] c1\n");
+    }
+
+    #[test]
     fn colour_follows_no_color_force_color_and_tty() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |k: &str| {
@@ -443,13 +596,4 @@ mod tests {
     }
 
     use proptest::strategy::Just;
-
-    #[test]
-    fn prefixes_are_padded_and_coloured_on_request() {
-        let p = prefixes(&["css", "server"], false);
-        assert_eq!(&*p[0], b"[css]    ");
-        assert_eq!(&*p[1], b"[server] ");
-        let c = prefixes(&["a"], true);
-        assert_eq!(&*c[0], b"\x1b[36m[a]\x1b[0m ");
-    }
 }

@@ -3,6 +3,14 @@
 //! Signals always go to the whole process group (the child is its leader), so a shell's
 //! children and a dev server's workers go with it. Stopping is: the stop signal, a grace
 //! period, SIGKILL; and SIGKILL again for stragglers once the leader is gone.
+//!
+//! However the leader ends, what it left behind (a background job, a double-forked or
+//! `setsid` daemon) is found by its run token and stopped the same way before the run
+//! counts as over: nothing a run started outlives it.
+//!
+//! Stdin is always a pipe held open by the supervisor: watch-mode compilers (esbuild,
+//! tailwindcss) exit when their stdin closes, and a process in its own group cannot read
+//! the terminal without being stopped (SIGTTIN).
 
 use std::fmt;
 use std::future::Future;
@@ -186,6 +194,11 @@ pub(crate) struct Running {
     stdin: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
     exit: Option<Exit>,
     ended: Option<Instant>,
+    /// In the environment of the leader and everything it starts.
+    token: String,
+    /// How leftovers are stopped once the leader is gone.
+    leftovers: Stop,
+    output: Output,
 }
 
 impl Running {
@@ -195,7 +208,8 @@ impl Running {
         cmd: &Command,
         extra_env: &[(String, String)],
         output: &Output,
-        input: bool,
+        leftovers: Stop,
+        scope: &str,
     ) -> Result<Self> {
         let mut std_cmd = cmd.to_std();
         for (k, v) in extra_env {
@@ -203,9 +217,11 @@ impl Running {
                 std_cmd.env(k, v);
             }
         }
-        // Children are in their own process groups, so a terminal read would stop them
-        // (SIGTTIN): input is either nothing or a pipe the supervisor feeds.
-        std_cmd.stdin(if input { Stdio::piped() } else { Stdio::null() });
+        let token = crate::descendants::new_token(scope);
+        std_cmd.env(crate::descendants::RUN_ID_ENV, &token);
+        // Always a pipe we hold open (see the module docs), written only when input is
+        // routed to this process.
+        std_cmd.stdin(Stdio::piped());
         let piped = output.is_piped();
         if piped {
             std_cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -245,6 +261,7 @@ impl Running {
                 pumps.push(output.pump(err));
             }
         }
+        output.set_pid(pid);
         tracing::debug!(name, pid, command = %cmd, "started");
         Ok(Self {
             name: name.to_owned(),
@@ -255,6 +272,9 @@ impl Running {
             stdin,
             exit: None,
             ended: None,
+            token,
+            leftovers,
+            output: output.clone(),
         })
     }
 
@@ -304,6 +324,9 @@ impl Running {
             return Ok(exit);
         }
         self.signal(stop.signal.to_nix());
+        // Leftovers are stopped the way the run is: with the forwarded signal and its
+        // grace, or at once after an escalation.
+        self.leftovers = stop;
         let exit = if stop.signal == StopSignal::Kill {
             self.reap().await?
         } else {
@@ -316,6 +339,7 @@ impl Running {
                 }
                 () = escalate => {
                     self.signal(Signal::SIGKILL);
+                    self.leftovers = Stop::new(StopSignal::Kill, Duration::ZERO);
                     self.reap().await?
                 }
             }
@@ -350,16 +374,43 @@ impl Running {
         }
     }
 
-    /// After the leader is reaped: let the output pumps catch up (so the command's last
-    /// lines come before any status line) and tell the guardian the group is gone.
+    /// After the leader is reaped: stop its leftovers, let the output pumps catch up (so
+    /// the command's last lines come before any status line) and tell the guardian the
+    /// group is gone.
     async fn finish(&mut self, exit: Exit) {
+        let left = self.stop_leftovers().await;
         self.exit = Some(exit);
-        // Pumps end when every holder of the pipes exits; a background grandchild can keep
-        // them open, so wait briefly and let them run on detached.
+        // Pumps end when every holder of the pipes exits; a grandchild that dropped our
+        // token can keep them open, so wait briefly and let them run on detached.
         for pump in self.pumps.drain(..) {
             let _ = tokio::time::timeout(Duration::from_millis(200), pump).await;
         }
+        if !left.is_empty() {
+            self.output.status(&format!(
+                "stopped {} leftover process{} ({}) after the command ended",
+                left.len(),
+                if left.len() == 1 { "" } else { "es" },
+                left.iter()
+                    .map(|p| format!("pid {p}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         spawner::release(self.pid);
+    }
+
+    /// Stops whatever the run left behind: its process group and every process carrying
+    /// its token (background jobs, `setsid` and double-forked daemons). Returns their pids.
+    async fn stop_leftovers(&mut self) -> Vec<u32> {
+        let left = crate::descendants::find(crate::descendants::Match::Run(&self.token));
+        if !left.is_empty() {
+            self.signal(self.leftovers.signal.to_nix());
+            crate::descendants::stop(&left, self.leftovers).await;
+        }
+        // Members that dropped the token (`env -i`) still die with the group.
+        self.signal(Signal::SIGKILL);
+        crate::descendants::reap_adopted(&mut std::collections::HashSet::new());
+        left
     }
 }
 
@@ -369,6 +420,9 @@ impl Drop for Running {
     fn drop(&mut self) {
         if self.exit.is_none() {
             self.signal(Signal::SIGKILL);
+            for pid in crate::descendants::find(crate::descendants::Match::Run(&self.token)) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid.cast_signed()), Signal::SIGKILL);
+            }
             spawner::release(self.pid);
         }
     }

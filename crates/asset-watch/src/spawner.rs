@@ -11,23 +11,26 @@
 //!   'npm run dev'` → node) would survive. A small `/bin/sh` guardian, in its own process
 //!   group, is told each group we start and each group that ended through a pipe. When we
 //!   die for any reason the pipe closes; it then sends SIGTERM to every group still
-//!   listed, waits a second, and sends SIGKILL.
+//!   listed and to every process carrying our run token (background jobs that called
+//!   `setsid` or double-forked), waits a second, and sends SIGKILL.
 //!
 //! This module must never be bypassed: every child of the crate starts here.
 
+use std::collections::HashSet;
 use std::io::{self, Write};
 use std::os::unix::process::CommandExt as _;
 use std::process::{ChildStdin, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::oneshot;
 
 /// The guardian: reads `+PGID` / `-PGID` lines; on end of input, TERM then KILL to every
-/// group still listed. It ignores the terminal's signals: Ctrl-C is for the supervisor,
+/// group still listed and every process whose environment holds our supervisor id. It ignores the terminal's signals: Ctrl-C is for the supervisor,
 /// which forwards it.
 const GUARDIAN: &str = r#"trap '' INT HUP TERM QUIT
 set -f
+id=$1
 pgs=' '
 while read -r line; do
   case $line in
@@ -36,10 +39,18 @@ while read -r line; do
         case $pgs in *" $p "*) pgs="${pgs%% $p *} ${pgs#* $p }" ;; esac ;;
   esac
 done
-[ "$pgs" = ' ' ] && exit 0
+escaped() {
+  set +f
+  for f in /proc/[0-9]*/environ; do
+    grep -qa -- "PREFLIGHT_RUN_ID=$id:" "$f" 2>/dev/null && { p=${f#/proc/}; echo "${p%/environ}"; }
+  done
+  set -f
+}
 for p in $pgs; do kill -s TERM -- "-$p" 2>/dev/null; done
+for p in $(escaped); do kill -s TERM "$p" 2>/dev/null; done
 sleep 1
 for p in $pgs; do kill -s KILL -- "-$p" 2>/dev/null; done
+for p in $(escaped); do kill -s KILL "$p" 2>/dev/null; done
 exit 0
 "#;
 
@@ -50,6 +61,31 @@ enum Request {
         reply: oneshot::Sender<io::Result<tokio::process::Child>>,
     },
     Release(u32),
+}
+
+/// Pids we forked that their owner has not released yet, and every group we started.
+#[derive(Default)]
+struct Registry {
+    direct: HashSet<u32>,
+    groups: HashSet<u32>,
+}
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// Whether `pid` is a child the crate forked and still owns (its owner reaps it).
+pub(crate) fn is_direct(pid: u32) -> bool {
+    registry().direct.contains(&pid)
+}
+
+/// Whether the crate started process group `pgid`.
+pub(crate) fn started_group(pgid: u32) -> bool {
+    registry().groups.contains(&pgid)
 }
 
 fn spawner() -> &'static mpsc::Sender<Request> {
@@ -82,6 +118,10 @@ fn serve(rx: &mpsc::Receiver<Request>) {
                 if let Ok(child) = &child
                     && let Some(pid) = child.id()
                 {
+                    let mut reg = registry();
+                    reg.direct.insert(pid);
+                    reg.groups.insert(pid);
+                    drop(reg);
                     tell(&mut guardian, &format!("+{pid}"));
                 }
                 // The caller may have been cancelled; the child is then dropped (and,
@@ -89,7 +129,10 @@ fn serve(rx: &mpsc::Receiver<Request>) {
                 // guardian outlives it.
                 let _ = reply.send(child);
             }
-            Request::Release(pid) => tell(&mut guardian, &format!("-{pid}")),
+            Request::Release(pid) => {
+                registry().direct.remove(&pid);
+                tell(&mut guardian, &format!("-{pid}"));
+            }
         }
     }
 }
@@ -107,7 +150,12 @@ fn tell(guardian: &mut Option<ChildStdin>, line: &str) {
 
 fn start_guardian() -> Option<ChildStdin> {
     let spawned = std::process::Command::new("/bin/sh")
-        .args(["-c", GUARDIAN, "preflight-guardian"])
+        .args([
+            "-c",
+            GUARDIAN,
+            "preflight-guardian",
+            crate::descendants::supervisor_id(),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -115,6 +163,7 @@ fn start_guardian() -> Option<ChildStdin> {
         .spawn();
     match spawned {
         Ok(mut child) => {
+            registry().direct.insert(child.id());
             let stdin = child.stdin.take();
             // Reap it whenever it exits, without blocking this thread.
             std::thread::Builder::new()
@@ -133,6 +182,7 @@ fn start_guardian() -> Option<ChildStdin> {
 /// Spawns `cmd` in a new process group, with the parent-death signal set, from the
 /// spawner thread, and registers the group with the guardian.
 pub(crate) async fn spawn(mut cmd: std::process::Command) -> io::Result<tokio::process::Child> {
+    crate::descendants::become_subreaper();
     cmd.process_group(0);
     set_parent_death_signal(&mut cmd);
     let mut cmd = tokio::process::Command::from(cmd);

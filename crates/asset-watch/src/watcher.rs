@@ -223,9 +223,13 @@ impl Watch {
             rx,
             filter: Filter::new(&self.spec, self.roots.clone())?,
             watched: HashSet::new(),
+            parents: HashSet::new(),
+            polling: self.poll.is_some(),
             debounce: Debounce::new(self.debounce, self.max_wait),
             pending: ChangeSet::new(),
             hits: 0,
+            created: HashSet::new(),
+            removed: HashSet::new(),
         };
         watcher.watch_roots(None)?;
         if self.poll.is_none() {
@@ -252,10 +256,17 @@ pub struct Watcher {
     rx: mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
     filter: Filter,
     watched: HashSet<PathBuf>,
+    /// Parents of the watched roots, watched for the roots' own deletion and return.
+    parents: HashSet<PathBuf>,
+    polling: bool,
     debounce: Debounce,
     pending: ChangeSet,
     /// Relevant paths seen so far (repeats included); tells `absorb` to restart the gap.
     hits: u64,
+    /// Paths created, and removed or renamed away, within the pending batch: they tell
+    /// the end of a save from a temporary file being written.
+    created: HashSet<PathBuf>,
+    removed: HashSet<PathBuf>,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -287,7 +298,7 @@ impl Watcher {
             // Checked first: under a flood of events the channel is always ready, and the
             // cap must still release a batch.
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                self.debounce.reset();
+                self.release();
                 if !self.pending.is_noop() {
                     return Ok(self.pending.take());
                 }
@@ -307,7 +318,7 @@ impl Watcher {
                     }
                 }
                 () = sleep_until_opt(deadline) => {
-                    self.debounce.reset();
+                    self.release();
                     if !self.pending.is_noop() {
                         return Ok(self.pending.take());
                     }
@@ -334,7 +345,21 @@ impl Watcher {
         let roots: Vec<Root> = self.filter.roots().to_vec();
         for root in roots {
             match root {
-                Root::Dir(dir) => self.watch_tree(&dir, files.as_deref_mut())?,
+                Root::Dir(dir) => {
+                    self.watch_tree(&dir, files.as_deref_mut())?;
+                    // The parent tells us when the root itself is deleted, recreated or
+                    // replaced by a rename; it is not counted as a watched directory.
+                    // Not when polling: that would list the parent (a home directory,
+                    // /tmp) every interval.
+                    if !self.polling
+                        && let Some(parent) = dir.parent()
+                        && !self.parents.contains(parent)
+                    {
+                        let mut parents = std::mem::take(&mut self.parents);
+                        add_watch(self.backend.as_mut(), &mut parents, parent)?;
+                        self.parents = parents;
+                    }
+                }
                 Root::File(file) => {
                     let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
                     add_watch(self.backend.as_mut(), &mut self.watched, &dir)?;
@@ -370,20 +395,25 @@ impl Watcher {
             return self.rescan();
         }
         let before = self.hits;
+        let settles = self.track_save(&event);
         match event.kind {
             // Reads and opens (the build command reading its sources) are not changes.
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => self.changed_files(&event),
             EventKind::Access(_) => {}
             EventKind::Create(CreateKind::Folder) => {
                 for path in &event.paths {
+                    self.forget(path);
                     self.new_dir(path)?;
                 }
             }
             // A rename target, or a creation as polling reports it: file or directory?
+            // A directory that replaced a watched one (`mv new w`) is a new inode: the old
+            // watches follow the old one, so it is watched afresh.
             EventKind::Modify(ModifyKind::Name(RenameMode::To))
             | EventKind::Create(CreateKind::Any | CreateKind::Other) => {
                 for path in &event.paths {
-                    if path.is_dir() && !self.watched.contains(path) {
+                    if path.is_dir() {
+                        self.forget(path);
                         self.new_dir(path)?;
                     } else {
                         self.changed_file(path)?;
@@ -401,9 +431,58 @@ impl Watcher {
         // Every relevant event restarts the quiet gap, even for a path already pending:
         // a file still being written must not be built half-way.
         if self.hits != before {
-            self.debounce.record(Instant::now());
+            if settles {
+                self.debounce.settle(Instant::now());
+            } else {
+                self.debounce.record(Instant::now());
+            }
+        } else if settles && self.has_pending() {
+            // A rename whose target was already pending (judged by its own event).
+            self.debounce.settle(Instant::now());
         }
         Ok(())
+    }
+
+    /// The batch is released: forget what it was made of.
+    fn release(&mut self) {
+        self.debounce.reset();
+        self.created.clear();
+        self.removed.clear();
+    }
+
+    /// Records creations and removals, and tells whether `event` ends a save of a kept
+    /// file: a close after writing to a file that was not created in this batch (an
+    /// in-place save) or was re-created after being moved away (vim's backup dance),
+    /// or a rename onto a kept file from a file created in this batch (an atomic save
+    /// through a temporary file). A temporary file closed after writing does not end a
+    /// save: its rename will.
+    fn track_save(&mut self, event: &notify::Event) -> bool {
+        /// Bounds the bookkeeping under a flood; past it, batches just debounce.
+        const TRACKED: usize = 4096;
+        let room = self.created.len() + self.removed.len() < TRACKED;
+        match event.kind {
+            EventKind::Create(_) if room => {
+                self.created.extend(event.paths.iter().cloned());
+                false
+            }
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From))
+                if room =>
+            {
+                self.removed.extend(event.paths.iter().cloned());
+                false
+            }
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                event.paths.iter().any(|p| {
+                    (!self.created.contains(p) || self.removed.contains(p))
+                        && self.filter.keep_file(p)
+                })
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => match &event.paths[..] {
+                [from, to] => self.created.contains(from) && self.filter.keep_file(to),
+                _ => false,
+            },
+            _ => false,
+        }
     }
 
     fn hit(&mut self, path: impl Into<PathBuf>) {
@@ -425,9 +504,13 @@ impl Watcher {
             // contents changed, and it and everything below stop being watched. Still
             // there (attributes, mtime): nothing a command cares about.
             if path.symlink_metadata().is_err() {
-                self.watched.retain(|w| !w.starts_with(path));
-                // The backend may already have dropped it (inotify does): nothing to undo.
-                let _ = self.backend.unwatch(path);
+                if self.is_root(path) {
+                    tracing::warn!(
+                        root = %path.display(),
+                        "the watched directory was removed; it is watched again when it reappears"
+                    );
+                }
+                self.forget(path);
                 self.hit(path);
             }
             return Ok(());
@@ -441,6 +524,11 @@ impl Watcher {
             let dir = dir.to_path_buf();
             self.watch_tree(&dir, None)?;
         }
+        // A directory we do not watch (pruned, or outside the roots: the parent watch)
+        // changed its own metadata; that is no change to any kept file.
+        if !self.pending.contains(path) && path.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            return Ok(());
+        }
         // A file changes in several events (create, write, close): judge it once.
         if self.pending.contains(path) || self.filter.keep_file(path) {
             self.hit(path);
@@ -448,9 +536,36 @@ impl Watcher {
         Ok(())
     }
 
+    fn is_root(&self, path: &Path) -> bool {
+        self.filter
+            .roots()
+            .iter()
+            .any(|r| matches!(r, Root::Dir(d) if d == path))
+    }
+
+    /// Stops watching `path` and everything below it.
+    fn forget(&mut self, path: &Path) {
+        let gone: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|w| w.starts_with(path))
+            .cloned()
+            .collect();
+        for dir in gone {
+            self.watched.remove(&dir);
+            // The backend may already have dropped it (inotify does): nothing to undo.
+            let _ = self.backend.unwatch(&dir);
+        }
+    }
+
     fn new_dir(&mut self, path: &Path) -> Result<()> {
         if !self.filter.dir_in_scope(path) {
             return Ok(());
+        }
+        if self.is_root(path) {
+            tracing::info!(root = %path.display(), "the watched directory is back: watching it again");
+            // Everything below it is new: the root itself is the change.
+            self.hit(path);
         }
         let mut files = Vec::new();
         self.watch_tree(path, Some(&mut files))?;
@@ -495,7 +610,10 @@ pub(crate) fn backend_error(e: notify::Error, path: Option<PathBuf>, watches: us
                 watches,
             }
         }
-        _ => Error::Notify { path, source: e },
+        _ => Error::Notify {
+            path,
+            source: Box::new(e),
+        },
     }
 }
 

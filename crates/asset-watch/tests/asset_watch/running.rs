@@ -212,7 +212,14 @@ async fn ignore_policy_drops_changes_during_a_run() {
         e => panic!("expected the change to be dropped, got {e:?}"),
     }
     std::fs::write(&gate, "go\n").unwrap();
-    assert!(matches!(next_event(&mut rx).await, JobEvent::Finished(_)));
+    // Under load the save's events may straddle the quiet gap: more drops, no run.
+    loop {
+        match next_event(&mut rx).await {
+            JobEvent::Dropped { .. } => {}
+            JobEvent::Finished(_) => break,
+            e => panic!("expected the run to finish, got {e:?}"),
+        }
+    }
     // Nothing was queued: the next run comes only from a new change.
     std::fs::write(src.join("b.css"), "x").unwrap();
     let run2 = tokio::spawn(async move {

@@ -106,14 +106,19 @@ impl OutputLines {
 
     /// Returns the next line that satisfies `pred`; panics naming `what` after `PATIENCE`.
     pub(crate) fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let mut skipped: Vec<String> = Vec::new();
         loop {
-            let line = self
-                .0
-                .recv_timeout(PATIENCE)
-                .unwrap_or_else(|_| panic!("no output line: {what}"));
+            let line = self.0.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+                let last = skipped.len().saturating_sub(20);
+                panic!(
+                    "no output line: {what}; last lines seen:\n{}",
+                    skipped[last..].join("\n")
+                )
+            });
             if pred(&line) {
                 return line;
             }
+            skipped.push(line);
         }
     }
 

@@ -431,3 +431,58 @@ async fn a_rescan_request_yields_a_rescan_batch() {
 }
 
 use std::future::Future as _;
+
+/// Waits for a batch that holds `path`, skipping batches about the removal itself.
+async fn batch_with(watcher: &mut Watcher, path: &Path) -> ChangeSet {
+    loop {
+        let batch = next_batch(watcher).await;
+        if batch.paths().any(|p| p == path) {
+            return batch;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_root_deleted_and_recreated_or_replaced_by_a_rename_is_watched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("w");
+    std::fs::create_dir(&root).unwrap();
+    let root = root.canonicalize().unwrap();
+    let mut watcher = Watch::builder()
+        .path(&root)
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    assert_eq!(watcher.watch_count(), 1, "the parent watch is not counted");
+
+    // `rm -rf w; mkdir w`: the old watch died with the directory.
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::create_dir(&root).unwrap();
+    batch_with(&mut watcher, &root).await;
+    std::fs::write(root.join("a.css"), "a").unwrap();
+    batch_with(&mut watcher, &root.join("a.css")).await;
+    std::fs::create_dir(root.join("sub")).unwrap();
+    std::fs::write(root.join("sub/b.css"), "b").unwrap();
+    batch_with(&mut watcher, &root.join("sub/b.css")).await;
+
+    // Replaced by a rename (`mv w w.old; mv new w`): events must come from the new
+    // directory, not from the old inode that still holds the old watches.
+    let new = dir.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    std::fs::rename(&root, dir.path().join("w.old")).unwrap();
+    std::fs::rename(&new, &root).unwrap();
+    batch_with(&mut watcher, &root).await;
+    std::fs::write(root.join("c.css"), "c").unwrap();
+    let batch = batch_with(&mut watcher, &root.join("c.css")).await;
+    assert!(batch.paths().all(|p| p.starts_with(&root)), "{batch:?}");
+    // The old tree is no longer watched: a write there reaches no batch. Proven by a
+    // write to the new tree afterwards arriving in a batch without it.
+    std::fs::write(dir.path().join("w.old/sub/old.css"), "x").unwrap();
+    std::fs::write(root.join("d.css"), "d").unwrap();
+    let batch = batch_with(&mut watcher, &root.join("d.css")).await;
+    assert!(
+        batch.paths().all(|p| !p.ends_with("old.css")),
+        "the replaced directory is still watched: {batch:?}"
+    );
+}
