@@ -89,13 +89,14 @@ mod rules;
 mod target;
 #[cfg(feature = "test-binary")]
 mod test_binary;
+mod tunnel;
 
 pub use build_script::{build_script, build_script_with};
 pub use enforce::{CONFIG_ERROR_EXIT_CODE, REFUSED_EXIT_CODE};
 pub use env::{Env, ProcessEnv, Recorded};
 pub use error::{Error, Result};
 pub use guard::{Guard, GuardBuilder};
-pub use marker::MarkerReading;
+pub use marker::{Marker, MarkerReading, MarkerScope};
 pub use mask::mask;
 pub use report::{Clearance, Finding, Layer, Refusal, Report, Status};
 pub use rules::{Pattern, parse_patterns};
