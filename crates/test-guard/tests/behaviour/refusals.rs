@@ -535,3 +535,53 @@ async fn a_standby_is_refused() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn every_host_of_a_multi_host_target_is_asked() {
+    let clean = require!(PostgresServer::start());
+    clean.psql("postgres", "CREATE DATABASE test_app").unwrap();
+    let marked = production_test_app().await;
+    // libpq (and the guard before) would stop at the first host that answers: the clean one.
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/test_app",
+        clean.port(),
+        marked.port()
+    );
+    let env = [("TESTING_IN_DOCKER", "1"), ("DATABASE_URL", url.as_str())];
+    let refusal = guard().check_with(&env).await.unwrap_err();
+    assert_eq!(failed_layers(&refusal), [Layer::Marker], "{refusal}");
+    assert!(
+        failures(&refusal)[0].contains(&format!(
+            "127.0.0.1:{}: database setting preflight.environment is `production`",
+            marked.port()
+        )),
+        "{refusal}"
+    );
+    // A host that cannot be asked refuses the whole target.
+    let down = free_port();
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{},127.0.0.1:{down}/test_app",
+        clean.port()
+    );
+    let env = [("TESTING_IN_DOCKER", "1"), ("DATABASE_URL", url.as_str())];
+    let refusal = guard().check_with(&env).await.unwrap_err();
+    assert_eq!(failed_layers(&refusal), [Layer::Marker], "{refusal}");
+    assert!(
+        failures(&refusal)[0].contains(&format!("127.0.0.1:{down}: cannot connect")),
+        "{refusal}"
+    );
+    // The override that lifts it names the whole multi-host target, as printed.
+    let hint = refusal.report().override_hint().unwrap();
+    let value = hint
+        .trim_start_matches("PREFLIGHT_GUARD_ALLOW='")
+        .trim_end_matches('\'');
+    let mut with = env.to_vec();
+    with.push(("PREFLIGHT_GUARD_ALLOW", value));
+    assert!(
+        guard()
+            .check_with(&with.as_slice())
+            .await
+            .unwrap()
+            .used_override()
+    );
+}
