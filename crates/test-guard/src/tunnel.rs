@@ -148,14 +148,10 @@ fn scan_owner(inode: u32, forwarders: &[String]) -> Option<Forwarder> {
 
 #[cfg(target_os = "linux")]
 fn listeners() -> Vec<Listener> {
-    let mut all = Vec::new();
-    for family in [AF_INET, AF_INET6] {
-        match diag::dump_listeners(family) {
-            Ok(mut found) => all.append(&mut found),
-            Err(e) => tracing::debug!(error = %e, "test-guard: sock_diag unavailable"),
-        }
-    }
-    all
+    diag::dump_listeners().unwrap_or_else(|e| {
+        tracing::debug!(error = %e, "test-guard: sock_diag unavailable");
+        Vec::new()
+    })
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -231,7 +227,8 @@ mod diag {
         }
     }
 
-    pub(super) fn dump_listeners(family: u8) -> nix::Result<Vec<Listener>> {
+    /// The IPv4 and IPv6 listeners, over one netlink socket.
+    pub(super) fn dump_listeners() -> nix::Result<Vec<Listener>> {
         let fd = socket(
             AddressFamily::Netlink,
             SockType::Datagram,
@@ -239,28 +236,40 @@ mod diag {
             SockProtocol::NetlinkSockDiag,
         )?;
         setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(1, 0))?;
+        let mut found = Vec::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        for family in [AF_INET, AF_INET6] {
+            dump(fd.as_raw_fd(), family, &mut buf, &mut found)?;
+        }
+        Ok(found)
+    }
+
+    fn dump(
+        fd: std::os::fd::RawFd,
+        family: u8,
+        buf: &mut [u8],
+        found: &mut Vec<Listener>,
+    ) -> nix::Result<()> {
         sendto(
-            fd.as_raw_fd(),
+            fd,
             &request(family),
             &NetlinkAddr::new(0, 0),
             MsgFlags::empty(),
         )?;
-        let mut found = Vec::new();
-        let mut buf = vec![0u8; 32 * 1024];
         loop {
-            let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty())?;
+            let n = recv(fd, buf, MsgFlags::empty())?;
             if n == 0 {
-                return Ok(found);
+                return Ok(());
             }
             let mut at = 0;
             while at + HEADER <= n {
-                let len = u32_ne(&buf, at) as usize;
-                let kind = u16_ne(&buf, at + 4);
+                let len = u32_ne(buf, at) as usize;
+                let kind = u16_ne(buf, at + 4);
                 if len < HEADER || at + len > n {
-                    return Ok(found);
+                    return Ok(());
                 }
                 match kind {
-                    NLMSG_DONE => return Ok(found),
+                    NLMSG_DONE => return Ok(()),
                     NLMSG_ERROR => return Err(nix::Error::EIO),
                     _ if len >= HEADER + MSG_LEN => {
                         let msg = &buf[at + HEADER..at + len];
