@@ -25,6 +25,36 @@ fn static_checks(c: &mut Criterion) {
     c.bench_function("check without live marker (cleared, 3 targets)", |b| {
         b.iter(|| guard.check_static_with(black_box(&env)).is_ok());
     });
+    // Tunnel detection: the listeners are asked of the kernel on every check; which process
+    // holds one is cached per socket. Off, for comparison; and cold, with a forwarder list
+    // never seen before, so every loopback port's owner is searched in /proc again.
+    let no_tunnels = Guard::builder()
+        .flag("TESTING_IN_DOCKER")
+        .detect_tunnels(false)
+        .build()
+        .unwrap();
+    c.bench_function(
+        "check without live marker (cleared, 3 targets, tunnel detection off)",
+        |b| b.iter(|| no_tunnels.check_static_with(black_box(&env)).is_ok()),
+    );
+    let mut fresh = 0u64;
+    c.bench_function(
+        "check without live marker (cleared, 3 targets, cold tunnel lookup)",
+        |b| {
+            b.iter_batched(
+                || {
+                    fresh += 1;
+                    Guard::builder()
+                        .flag("TESTING_IN_DOCKER")
+                        .forwarder(format!("bench{fresh}"))
+                        .build()
+                        .unwrap()
+                },
+                |cold| cold.check_static_with(black_box(&env)).is_ok(),
+                criterion::BatchSize::SmallInput,
+            );
+        },
+    );
     let prod = [
         (
             "DATABASE_URL",

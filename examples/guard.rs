@@ -48,20 +48,33 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
-    /// Mark a server: `production` once on production, `test` on a test database that no
+    /// Mark a database: `production` once on production, `test` on a test database that no
     /// host rule allows.
+    ///
+    /// A marker belongs to the one database the URL names (PostgreSQL) or the one database
+    /// index (Redis): marking postgres://db/app says nothing about postgres://db/other, and
+    /// redis://cache/0 nothing about redis://cache/5. `--server` marks every database of
+    /// the server instead, including ones created later.
     Mark {
-        /// The server's connection string (postgres://, redis://).
+        /// The connection string (postgres://, redis://) of the database to mark.
         url: String,
         /// The marker value, e.g. `production` or `test`.
         environment: String,
+        /// Mark the whole server (PostgreSQL: `ALTER ROLE ALL SET`, needs a superuser;
+        /// Redis: the `<key>:server` key in db 0). A database's own marker wins over it,
+        /// but a protected value in either refuses.
+        #[arg(long)]
+        server: bool,
         #[command(flatten)]
         marker: MarkerArgs,
     },
-    /// Remove a server's marker.
+    /// Remove a database's marker (or, with `--server`, the server-wide one).
     Unmark {
-        /// The server's connection string.
+        /// The connection string.
         url: String,
+        /// Remove the server-wide marker instead.
+        #[arg(long)]
+        server: bool,
         #[command(flatten)]
         marker: MarkerArgs,
     },
@@ -87,7 +100,7 @@ async fn run(cli: Cli) -> u8 {
     let (url, marker) = match &cli.command {
         Command::Check { policy, quiet } => return check(policy, *quiet).await,
         Command::Mark { url, marker, .. }
-        | Command::Unmark { url, marker }
+        | Command::Unmark { url, marker, .. }
         | Command::Show { url, marker } => (url, marker),
     };
     let (guard, target) = match marker.guard().and_then(|g| Ok((g, Target::parse(url)?))) {
@@ -98,8 +111,12 @@ async fn run(cli: Cli) -> u8 {
         }
     };
     let outcome = match &cli.command {
-        Command::Mark { environment, .. } => marker_op(&guard, &target, Some(environment)).await,
-        Command::Unmark { .. } => marker_op(&guard, &target, None).await,
+        Command::Mark {
+            environment,
+            server,
+            ..
+        } => marker_op(&guard, &target, Some(environment), *server).await,
+        Command::Unmark { server, .. } => marker_op(&guard, &target, None, *server).await,
         _ => show(&guard, &target).await,
     };
     match outcome {
@@ -144,16 +161,22 @@ async fn marker_op(
     guard: &Guard,
     target: &Target,
     value: Option<&String>,
+    server: bool,
 ) -> preflight_test_guard::Result<()> {
+    let what = if server {
+        format!("the whole server of {}", target.id())
+    } else {
+        target.id()
+    };
+    match (value, server) {
+        (Some(v), false) => guard.set_marker(target, v).await?,
+        (Some(v), true) => guard.set_server_marker(target, v).await?,
+        (None, false) => guard.clear_marker(target).await?,
+        (None, true) => guard.clear_server_marker(target).await?,
+    }
     match value {
-        Some(v) => {
-            guard.set_marker(target, v).await?;
-            println!("marked {} as `{v}`", target.id());
-        }
-        None => {
-            guard.clear_marker(target).await?;
-            println!("removed the marker of {}", target.id());
-        }
+        Some(v) => println!("marked {what} as `{v}`"),
+        None => println!("removed the marker of {what}"),
     }
     Ok(())
 }
@@ -165,6 +188,17 @@ async fn show(guard: &Guard, target: &Target) -> preflight_test_guard::Result<()
         .as_deref()
         .map_or_else(|| "no marker".to_owned(), |v| format!("`{v}`"));
     println!("{}: {} = {value}", target.masked(), reading.source);
+    for m in reading
+        .markers
+        .iter()
+        .filter(|m| m.source != reading.source)
+    {
+        let v = m.value.as_deref().unwrap_or("no marker");
+        println!("  also read: {} = {v}", m.source);
+    }
+    if let Some(landed) = &reading.landed {
+        println!("  {landed}");
+    }
     if reading.standby {
         println!("{}: the server is a standby", target.id());
     }

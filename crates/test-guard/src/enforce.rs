@@ -39,15 +39,12 @@ impl Guard {
     }
 
     #[cfg(any(feature = "postgres", feature = "redis"))]
-    fn read_markers_blocking(
-        &self,
-        plan: &crate::check::Plan,
-    ) -> Vec<Option<crate::Result<crate::MarkerReading>>> {
+    fn read_markers_blocking(&self, plan: &crate::check::Plan) -> crate::check::Readings {
         let failed = |reason: String| {
-            vec![Some(Err(crate::Error::Marker {
+            vec![Some(vec![Err(crate::Error::Marker {
                 target: "every target".to_owned(),
                 reason,
-            }))]
+            })])]
         };
         std::thread::scope(|scope| {
             scope
@@ -56,7 +53,7 @@ impl Guard {
                         .enable_all()
                         .build()
                     {
-                        Ok(rt) => rt.block_on(self.read_markers(plan)),
+                        Ok(rt) => rt.block_on(self.read_markers_for(plan)),
                         Err(e) => failed(format!("cannot start a runtime: {e}")),
                     }
                 })
@@ -67,10 +64,7 @@ impl Guard {
 
     #[cfg(not(any(feature = "postgres", feature = "redis")))]
     #[allow(clippy::unused_self, reason = "same signature as the live version")]
-    fn read_markers_blocking(
-        &self,
-        _plan: &crate::check::Plan,
-    ) -> Vec<Option<crate::Result<crate::MarkerReading>>> {
+    fn read_markers_blocking(&self, _plan: &crate::check::Plan) -> crate::check::Readings {
         Vec::new()
     }
 

@@ -1,6 +1,7 @@
-//! The guard's configuration: which layers run and with which rules. Built once with
-//! [`GuardBuilder`], validated in `build()` (every problem reported at once), then cheap to
-//! clone and share. The checks themselves live in `check.rs`.
+//! The guard's configuration: which layers run and with which rules. [`GuardBuilder`] wraps
+//! the very [`Config`] the checks read (its `Default` is the documented defaults), records
+//! every problem as a knob is set, and reports them all at once in `build()`. The checks
+//! themselves live in `check/`, one file per layer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,17 +9,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::rules::{DEFAULT_DENY_HOSTS, DEFAULT_TEST_DATABASES, Pattern};
 use crate::target::Target;
-
-/// Variables an AI coding agent sets, following Prisma's list (see the crate docs).
-pub(crate) const AI_AGENT_VARS: &[&str] = &[
-    "CLAUDECODE",
-    "CODEX_THREAD_ID",
-    "CODEX_CI",
-    "GEMINI_CLI",
-    "CURSOR_AGENT",
-    "COPILOT_CLI",
-    "AI_AGENT",
-];
+use crate::tunnel::DEFAULT_FORWARDERS;
 
 /// A configured, validated guard. Cheap to clone.
 ///
@@ -29,7 +20,8 @@ pub struct Guard {
     pub(crate) inner: Arc<Config>,
 }
 
-#[derive(Debug)]
+/// Every knob of a guard. The builder edits one of these in place; the checks read it.
+#[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) flag: Option<String>,
     pub(crate) env_vars: Vec<String>,
@@ -40,6 +32,8 @@ pub(crate) struct Config {
     pub(crate) libpq_env: bool,
     pub(crate) explicit: Vec<Target>,
     pub(crate) allow_loopback: bool,
+    pub(crate) detect_tunnels: bool,
+    pub(crate) forwarders: Vec<String>,
     pub(crate) allow_hosts: Vec<Pattern>,
     pub(crate) deny_hosts: Vec<Pattern>,
     pub(crate) test_databases: Vec<Pattern>,
@@ -63,93 +57,18 @@ pub(crate) struct Config {
     pub(crate) override_var: String,
 }
 
-impl Guard {
-    /// Starts a builder with the defaults described on [`GuardBuilder`].
-    pub fn builder() -> GuardBuilder {
-        GuardBuilder::default()
-    }
-
-    /// The variable an override is read from (`PREFLIGHT_GUARD_ALLOW` by default).
-    #[must_use]
-    pub fn override_var(&self) -> &str {
-        &self.inner.override_var
-    }
-
-    /// The database-level setting that holds a PostgreSQL marker.
-    #[must_use]
-    pub fn marker_setting(&self) -> &str {
-        &self.inner.marker_setting
-    }
-
-    /// The key that holds a Redis marker.
-    #[must_use]
-    pub fn redis_marker_key(&self) -> &str {
-        &self.inner.redis_marker_key
-    }
-}
-
-impl Default for Guard {
-    /// No flag variable; `DATABASE_URL`, `REDIS_URL` and the `PG*` variables checked against
-    /// loopback, the default cloud denylist and test database names; live markers on.
-    fn default() -> Self {
-        Self {
-            inner: Arc::new(GuardBuilder::default().into_config().unwrap_or_else(|_| {
-                unreachable!("the built-in defaults are valid (checked by a unit test)")
-            })),
-        }
-    }
-}
-
-/// Builds a [`Guard`]. Defaults:
-///
-/// | knob | default |
-/// |---|---|
-/// | flag variable | none (`TESTING_IN_DOCKER` in the examples) |
-/// | environment variables refused when production-like | `APP_ENV`, `RAILS_ENV`, `RACK_ENV`, `ENVIRONMENT` |
-/// | protected values (environment and markers) | `production`, `prod`, `live`, `staging` |
-/// | test marker values | `test`, `testing` |
-/// | target variables | `DATABASE_URL`, `REDIS_URL` (none required) |
-/// | libpq `PG*` fallbacks | on |
-/// | allowed hosts | loopback, `localhost`, Unix sockets |
-/// | denied hosts | managed cloud databases (`*.amazonaws.com`, `*.neon.tech`, ...) |
-/// | test database names | `test`, `test_*`, `*_test`, `*_test_*`, `_sqlx_test_*` |
-/// | live markers | on: setting `preflight.environment`, Redis key `preflight:environment`, 5 s timeout |
-/// | standby servers | refused |
-/// | actor checks | off |
-/// | override variable | `PREFLIGHT_GUARD_ALLOW` |
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct GuardBuilder {
-    flag: Option<String>,
-    env_vars: Vec<String>,
-    protected_values: Vec<String>,
-    test_values: Vec<String>,
-    target_vars: Vec<String>,
-    required_vars: Vec<String>,
-    libpq_env: bool,
-    explicit: Vec<String>,
-    resolved: Vec<Target>,
-    allow_loopback: bool,
-    allow_hosts: Vec<String>,
-    deny_hosts: Vec<String>,
-    test_databases: Vec<String>,
-    live_markers: bool,
-    marker_setting: String,
-    marker_table: Option<String>,
-    redis_marker_key: String,
-    refuse_standby: bool,
-    marker_timeout: Duration,
-    require_ci: bool,
-    refuse_interactive: bool,
-    refuse_ai_agents: bool,
-    override_var: String,
-}
-
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-impl Default for GuardBuilder {
+fn patterns(items: &[&str]) -> Vec<Pattern> {
+    items
+        .iter()
+        .map(|p| Pattern::new(p).unwrap_or_else(|e| unreachable!("built-in pattern: {e}")))
+        .collect()
+}
+
+impl Default for Config {
     fn default() -> Self {
         Self {
             flag: None,
@@ -160,11 +79,12 @@ impl Default for GuardBuilder {
             required_vars: Vec::new(),
             libpq_env: true,
             explicit: Vec::new(),
-            resolved: Vec::new(),
             allow_loopback: true,
+            detect_tunnels: true,
+            forwarders: strings(DEFAULT_FORWARDERS),
             allow_hosts: Vec::new(),
-            deny_hosts: strings(DEFAULT_DENY_HOSTS),
-            test_databases: strings(DEFAULT_TEST_DATABASES),
+            deny_hosts: patterns(DEFAULT_DENY_HOSTS),
+            test_databases: patterns(DEFAULT_TEST_DATABASES),
             live_markers: true,
             marker_setting: "preflight.environment".to_owned(),
             marker_table: None,
@@ -179,212 +99,22 @@ impl Default for GuardBuilder {
     }
 }
 
-impl GuardBuilder {
-    /// Requires this variable to be set to a non-empty value other than `0`, `false`, `no`,
-    /// `off` (the original project used `TESTING_IN_DOCKER`).
-    pub fn flag(mut self, name: impl Into<String>) -> Self {
-        self.flag = Some(name.into());
-        self
+impl Config {
+    pub(crate) fn is_protected(&self, value: &str) -> bool {
+        self.protected_values
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(value.trim()))
     }
 
-    /// Replaces the variables whose production-like value refuses the run.
-    pub fn environment_vars<I, S>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.env_vars = names.into_iter().map(Into::into).collect();
-        self
+    pub(crate) fn is_test(&self, value: &str) -> bool {
+        self.test_values
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(value.trim()))
     }
 
-    /// Replaces the values that mean production, in environment variables and markers.
-    pub fn protected_values<I, S>(mut self, values: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.protected_values = values.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Replaces the marker values that mean "a test database".
-    pub fn test_values<I, S>(mut self, values: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.test_values = values.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Also checks the connection string in this variable (kind taken from its scheme).
-    pub fn target_var(mut self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        if !self.target_vars.contains(&name) {
-            self.target_vars.push(name);
-        }
-        self
-    }
-
-    /// Checks this variable, and refuses when it is unset.
-    pub fn require_var(mut self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        self = self.target_var(name.clone());
-        self.required_vars.push(name);
-        self
-    }
-
-    /// Forgets every target variable (the defaults included).
-    pub fn clear_target_vars(mut self) -> Self {
-        self.target_vars.clear();
-        self.required_vars.clear();
-        self
-    }
-
-    /// Whether `PGHOST`, `PGPORT`, `PGDATABASE`, `PGSERVICE`... fill gaps in PostgreSQL
-    /// targets and form a target of their own, as libpq does (default on).
-    pub fn libpq_env(mut self, on: bool) -> Self {
-        self.libpq_env = on;
-        self
-    }
-
-    /// Also checks this connection string: pass the one your pool really uses.
-    pub fn target(mut self, conn: impl Into<String>) -> Self {
-        self.explicit.push(conn.into());
-        self
-    }
-
-    /// Also checks an already resolved target (e.g. `Target::from_postgres_config` on the
-    /// pool's own configuration).
-    pub fn resolved_target(mut self, target: Target) -> Self {
-        self.resolved.push(target);
-        self
-    }
-
-    /// Whether loopback hosts and Unix sockets count as allowed (default on).
-    pub fn allow_loopback(mut self, on: bool) -> Self {
-        self.allow_loopback = on;
-        self
-    }
-
-    /// Allows hosts matching this pattern, e.g. a compose service name `db`.
-    pub fn allow_host(mut self, pattern: impl Into<String>) -> Self {
-        self.allow_hosts.push(pattern.into());
-        self
-    }
-
-    /// Refuses hosts matching this pattern, whatever else says; e.g. `*.prod.example.com`.
-    pub fn deny_host(mut self, pattern: impl Into<String>) -> Self {
-        self.deny_hosts.push(pattern.into());
-        self
-    }
-
-    /// Drops the built-in cloud denylist (your own `deny_host` rules stay).
-    pub fn no_default_deny(mut self) -> Self {
-        self.deny_hosts
-            .retain(|p| !DEFAULT_DENY_HOSTS.contains(&p.as_str()));
-        self
-    }
-
-    /// Replaces the database-name patterns that mean "a test database".
-    pub fn test_databases<I, S>(mut self, patterns: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.test_databases = patterns.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Whether to ask each server for its marker (default on; needs the `postgres` /
-    /// `redis` features to do anything).
-    pub fn live_markers(mut self, on: bool) -> Self {
-        self.live_markers = on;
-        self
-    }
-
-    /// The PostgreSQL database-level setting holding the marker (`prefix.name`).
-    pub fn marker_setting(mut self, name: impl Into<String>) -> Self {
-        self.marker_setting = name.into();
-        self
-    }
-
-    /// Also reads a marker row: `SELECT value FROM <table> WHERE key = 'environment'`
-    /// (e.g. Rails' `ar_internal_metadata`). A missing table reads as "no marker".
-    pub fn marker_table(mut self, table: impl Into<String>) -> Self {
-        self.marker_table = Some(table.into());
-        self
-    }
-
-    /// The Redis key holding the marker.
-    pub fn redis_marker_key(mut self, key: impl Into<String>) -> Self {
-        self.redis_marker_key = key.into();
-        self
-    }
-
-    /// Whether a PostgreSQL standby (`pg_is_in_recovery()`) is refused (default on: a
-    /// replica is evidence of a real deployment).
-    pub fn refuse_standby(mut self, on: bool) -> Self {
-        self.refuse_standby = on;
-        self
-    }
-
-    /// The deadline for reading all markers (default 5 s). Past it, a refusal.
-    pub fn marker_timeout(mut self, timeout: Duration) -> Self {
-        self.marker_timeout = timeout;
-        self
-    }
-
-    /// Refuses unless `CI` is set (truthy).
-    pub fn require_ci(mut self, on: bool) -> Self {
-        self.require_ci = on;
-        self
-    }
-
-    /// Refuses when standard input is a terminal.
-    pub fn refuse_interactive(mut self, on: bool) -> Self {
-        self.refuse_interactive = on;
-        self
-    }
-
-    /// Refuses when an AI coding agent's variables are present (`CLAUDECODE`, `CODEX_CI`,
-    /// `CURSOR_AGENT`, ... as Prisma checks).
-    pub fn refuse_ai_agents(mut self, on: bool) -> Self {
-        self.refuse_ai_agents = on;
-        self
-    }
-
-    /// The variable an override is read from.
-    pub fn override_var(mut self, name: impl Into<String>) -> Self {
-        self.override_var = name.into();
-        self
-    }
-
-    /// Validates everything and returns the guard.
-    ///
-    /// # Errors
-    /// [`Error::Config`] listing every invalid pattern, name and target.
-    pub fn build(self) -> Result<Guard> {
-        Ok(Guard {
-            inner: Arc::new(self.into_config()?),
-        })
-    }
-
-    fn into_config(self) -> Result<Config> {
+    /// The problems no single knob can see (names, combinations).
+    fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let mut patterns = |what: &str, list: &[String]| -> Vec<Pattern> {
-            list.iter()
-                .filter_map(|p| {
-                    Pattern::new(p)
-                        .map_err(|e| problems.push(format!("{what}: {e}")))
-                        .ok()
-                })
-                .collect()
-        };
-        let allow_hosts = patterns("allow_host", &self.allow_hosts);
-        let deny_hosts = patterns("deny_host", &self.deny_hosts);
-        let test_databases = patterns("test_databases", &self.test_databases);
-
         let var_names = self
             .flag
             .iter()
@@ -418,6 +148,13 @@ impl GuardBuilder {
         if self.marker_timeout.is_zero() {
             problems.push("marker_timeout: must be more than zero".to_owned());
         }
+        for name in &self.forwarders {
+            if name.is_empty() || name.contains('/') || name.chars().any(char::is_whitespace) {
+                problems.push(format!(
+                    "forwarder: `{name}` is not a process name (no `/`, no whitespace)"
+                ));
+            }
+        }
         for v in self.protected_values.iter().chain(&self.test_values) {
             if crate::marker::validate_value(v).is_err() {
                 problems.push(format!(
@@ -432,39 +169,303 @@ impl GuardBuilder {
         {
             problems.push(format!("`{both}` is both a protected and a test value"));
         }
-        let mut explicit = self.resolved;
-        for conn in &self.explicit {
-            match Target::parse(conn) {
-                Ok(t) => explicit.push(t),
-                Err(e) => problems.push(format!("target: {e}")),
-            }
+        problems
+    }
+}
+
+impl Guard {
+    /// Starts a builder with the defaults described on [`GuardBuilder`].
+    pub fn builder() -> GuardBuilder {
+        GuardBuilder::default()
+    }
+
+    /// The variable an override is read from (`PREFLIGHT_GUARD_ALLOW` by default).
+    #[must_use]
+    pub fn override_var(&self) -> &str {
+        &self.inner.override_var
+    }
+
+    /// The setting that holds a PostgreSQL marker (database-level, or server-wide).
+    #[must_use]
+    pub fn marker_setting(&self) -> &str {
+        &self.inner.marker_setting
+    }
+
+    /// The key that holds a Redis marker (in each database index).
+    #[must_use]
+    pub fn redis_marker_key(&self) -> &str {
+        &self.inner.redis_marker_key
+    }
+}
+
+impl Default for Guard {
+    /// No flag variable; `DATABASE_URL`, `REDIS_URL` and the `PG*` variables checked against
+    /// loopback (unless a tunnel holds the port), the default cloud denylist and test
+    /// database names; live markers on.
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Config::default()),
         }
+    }
+}
+
+/// Builds a [`Guard`]. Defaults:
+///
+/// | knob | default |
+/// |---|---|
+/// | flag variable | none (`TESTING_IN_DOCKER` in the examples) |
+/// | environment variables refused when production-like | `APP_ENV`, `RAILS_ENV`, `RACK_ENV`, `ENVIRONMENT` |
+/// | protected values (environment and markers) | `production`, `prod`, `live`, `staging` |
+/// | test marker values | `test`, `testing` |
+/// | target variables | `DATABASE_URL`, `REDIS_URL` (none required) |
+/// | libpq `PG*` fallbacks | on |
+/// | allowed hosts | loopback, `localhost`, Unix sockets, unless a forwarder holds the port |
+/// | forwarders (loopback ports they hold need a `test` marker) | `ssh`, `sshd`, `autossh`, `kubectl`, `oc`, `cloud-sql-proxy`, `cloud_sql_proxy`, `alloydb-auth-proxy`, `session-manager-plugin`, `tsh`, `boundary`, `flyctl`, `socat`, `ncat`, `stunnel`, `stunnel4` |
+/// | denied hosts | managed cloud databases (`*.amazonaws.com`, `*.neon.tech`, ...) |
+/// | test database names | `test`, `test_*`, `*_test`, `*_test_*`, `_sqlx_test_*` |
+/// | live markers | on: setting `preflight.environment`, Redis key `preflight:environment`, 5 s per target |
+/// | standby servers | refused |
+/// | actor checks | off |
+/// | override variable | `PREFLIGHT_GUARD_ALLOW` |
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct GuardBuilder {
+    cfg: Config,
+    /// Problems found while knobs were set (bad patterns, unparseable targets).
+    problems: Vec<String>,
+}
+
+impl GuardBuilder {
+    fn pattern(&mut self, what: &str, text: &str) -> Option<Pattern> {
+        Pattern::new(text)
+            .map_err(|e| self.problems.push(format!("{what}: {e}")))
+            .ok()
+    }
+
+    /// Requires this variable to be set to a non-empty value other than `0`, `false`, `no`,
+    /// `off` (the original project used `TESTING_IN_DOCKER`).
+    pub fn flag(mut self, name: impl Into<String>) -> Self {
+        self.cfg.flag = Some(name.into());
+        self
+    }
+
+    /// Replaces the variables whose production-like value refuses the run.
+    pub fn environment_vars<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cfg.env_vars = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Replaces the values that mean production, in environment variables and markers.
+    pub fn protected_values<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cfg.protected_values = values.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Replaces the marker values that mean "a test database".
+    pub fn test_values<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cfg.test_values = values.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Also checks the connection string in this variable (kind taken from its scheme).
+    pub fn target_var(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        if !self.cfg.target_vars.contains(&name) {
+            self.cfg.target_vars.push(name);
+        }
+        self
+    }
+
+    /// Checks this variable, and refuses when it is unset.
+    pub fn require_var(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self = self.target_var(name.clone());
+        self.cfg.required_vars.push(name);
+        self
+    }
+
+    /// Forgets every target variable (the defaults included).
+    pub fn clear_target_vars(mut self) -> Self {
+        self.cfg.target_vars.clear();
+        self.cfg.required_vars.clear();
+        self
+    }
+
+    /// Whether `PGHOST`, `PGPORT`, `PGDATABASE`, `PGSERVICE`... fill gaps in PostgreSQL
+    /// targets and form a target of their own, as libpq does (default on).
+    pub fn libpq_env(mut self, on: bool) -> Self {
+        self.cfg.libpq_env = on;
+        self
+    }
+
+    /// Also checks this connection string: pass the one your pool really uses.
+    pub fn target(mut self, conn: impl Into<String>) -> Self {
+        match Target::parse(&conn.into()) {
+            Ok(t) => self.cfg.explicit.push(t),
+            Err(e) => self.problems.push(format!("target: {e}")),
+        }
+        self
+    }
+
+    /// Also checks an already resolved target (e.g. `Target::from_postgres_config` on the
+    /// pool's own configuration).
+    pub fn resolved_target(mut self, target: Target) -> Self {
+        self.cfg.explicit.push(target);
+        self
+    }
+
+    /// Whether loopback hosts and Unix sockets count as allowed (default on). A loopback
+    /// port held by a forwarder never counts (see [`GuardBuilder::forwarder`]).
+    pub fn allow_loopback(mut self, on: bool) -> Self {
+        self.cfg.allow_loopback = on;
+        self
+    }
+
+    /// Whether the process holding a loopback port is looked up (Linux `/proc` and
+    /// sock_diag; default on). When it is a forwarder (an SSH tunnel, `kubectl
+    /// port-forward`, a cloud SQL proxy, `socat`, ...), the port leads somewhere else and
+    /// loopback is no proof: clearing it then needs a `test` marker on the server.
+    pub fn detect_tunnels(mut self, on: bool) -> Self {
+        self.cfg.detect_tunnels = on;
+        self
+    }
+
+    /// Adds a process name (as `/proc/PID/comm` shows it, first 15 bytes) that forwards
+    /// loopback ports to somewhere else, to the built-in list.
+    pub fn forwarder(mut self, process_name: impl Into<String>) -> Self {
+        self.cfg.forwarders.push(process_name.into());
+        self
+    }
+
+    /// Allows hosts matching this pattern, e.g. a compose service name `db`.
+    pub fn allow_host(mut self, pattern: impl Into<String>) -> Self {
+        if let Some(p) = self.pattern("allow_host", &pattern.into()) {
+            self.cfg.allow_hosts.push(p);
+        }
+        self
+    }
+
+    /// Refuses hosts matching this pattern, whatever else says; e.g. `*.prod.example.com`.
+    pub fn deny_host(mut self, pattern: impl Into<String>) -> Self {
+        if let Some(p) = self.pattern("deny_host", &pattern.into()) {
+            self.cfg.deny_hosts.push(p);
+        }
+        self
+    }
+
+    /// Drops the built-in cloud denylist (your own `deny_host` rules stay).
+    pub fn no_default_deny(mut self) -> Self {
+        self.cfg
+            .deny_hosts
+            .retain(|p| !DEFAULT_DENY_HOSTS.contains(&p.as_str()));
+        self
+    }
+
+    /// Replaces the database-name patterns that mean "a test database".
+    pub fn test_databases<I, S>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cfg.test_databases = patterns
+            .into_iter()
+            .filter_map(|p| self.pattern("test_databases", &p.into()))
+            .collect();
+        self
+    }
+
+    /// Whether to ask each server for its marker (default on; needs the `postgres` /
+    /// `redis` features to do anything).
+    pub fn live_markers(mut self, on: bool) -> Self {
+        self.cfg.live_markers = on;
+        self
+    }
+
+    /// The PostgreSQL setting holding the marker (`prefix.name`), database-level
+    /// (`ALTER DATABASE`) or server-wide (`ALTER ROLE ALL`).
+    pub fn marker_setting(mut self, name: impl Into<String>) -> Self {
+        self.cfg.marker_setting = name.into();
+        self
+    }
+
+    /// Also reads a marker row: `SELECT value FROM <table> WHERE key = 'environment'`
+    /// (e.g. Rails' `ar_internal_metadata`). A configured table that does not exist is a
+    /// refusal: the guard was told the marker lives there.
+    pub fn marker_table(mut self, table: impl Into<String>) -> Self {
+        self.cfg.marker_table = Some(table.into());
+        self
+    }
+
+    /// The Redis key holding the marker.
+    pub fn redis_marker_key(mut self, key: impl Into<String>) -> Self {
+        self.cfg.redis_marker_key = key.into();
+        self
+    }
+
+    /// Whether a PostgreSQL standby (`pg_is_in_recovery()`) is refused (default on: a
+    /// replica is evidence of a real deployment).
+    pub fn refuse_standby(mut self, on: bool) -> Self {
+        self.cfg.refuse_standby = on;
+        self
+    }
+
+    /// The deadline for one target's marker (default 5 s), per host of a multi-host
+    /// target; targets are asked concurrently, so one that hangs does not delay the others'
+    /// verdicts. Past it, a refusal.
+    pub fn marker_timeout(mut self, timeout: Duration) -> Self {
+        self.cfg.marker_timeout = timeout;
+        self
+    }
+
+    /// Refuses unless `CI` is set (truthy).
+    pub fn require_ci(mut self, on: bool) -> Self {
+        self.cfg.require_ci = on;
+        self
+    }
+
+    /// Refuses when standard input is a terminal.
+    pub fn refuse_interactive(mut self, on: bool) -> Self {
+        self.cfg.refuse_interactive = on;
+        self
+    }
+
+    /// Refuses when an AI coding agent's variables are present (`CLAUDECODE`, `CODEX_CI`,
+    /// `CURSOR_AGENT`, ... as Prisma checks).
+    pub fn refuse_ai_agents(mut self, on: bool) -> Self {
+        self.cfg.refuse_ai_agents = on;
+        self
+    }
+
+    /// The variable an override is read from.
+    pub fn override_var(mut self, name: impl Into<String>) -> Self {
+        self.cfg.override_var = name.into();
+        self
+    }
+
+    /// Validates everything and returns the guard.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every invalid pattern, name and target.
+    pub fn build(self) -> Result<Guard> {
+        let mut problems = self.problems;
+        problems.extend(self.cfg.problems());
         if !problems.is_empty() {
             return Err(Error::Config { problems });
         }
-        Ok(Config {
-            flag: self.flag,
-            env_vars: self.env_vars,
-            protected_values: self.protected_values,
-            test_values: self.test_values,
-            target_vars: self.target_vars,
-            required_vars: self.required_vars,
-            libpq_env: self.libpq_env,
-            explicit,
-            allow_loopback: self.allow_loopback,
-            allow_hosts,
-            deny_hosts,
-            test_databases,
-            live_markers: self.live_markers,
-            marker_setting: self.marker_setting,
-            marker_table: self.marker_table,
-            redis_marker_key: self.redis_marker_key,
-            refuse_standby: self.refuse_standby,
-            marker_timeout: self.marker_timeout,
-            require_ci: self.require_ci,
-            refuse_interactive: self.refuse_interactive,
-            refuse_ai_agents: self.refuse_ai_agents,
-            override_var: self.override_var,
+        Ok(Guard {
+            inner: Arc::new(self.cfg),
         })
     }
 }
@@ -494,8 +495,8 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
+        assert!(Config::default().problems().is_empty());
         GuardBuilder::default().build().unwrap();
-        let _ = Guard::default();
     }
 
     #[test]
@@ -506,6 +507,7 @@ mod tests {
             .deny_host("")
             .marker_setting("nodot")
             .marker_table("x; drop")
+            .forwarder("/usr/bin/ssh")
             .target("postgres://u:hunter2@h:0/db")
             .protected_values(["test"])
             .build()
@@ -517,6 +519,7 @@ mod tests {
             "deny_host",
             "marker_setting",
             "marker_table",
+            "forwarder",
             "invalid port",
             "`test` is both",
         ] {

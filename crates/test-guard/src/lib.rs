@@ -12,10 +12,15 @@
 //!    fallbacks (service file and `.pgpass` included), resolved as the client resolves them,
 //!    against host allow/deny rules and database-name patterns (`test_*`, `*_test`).
 //!    PostgreSQL, Redis, MySQL/MariaDB (rules only) and SQLite (always local) URLs are
-//!    understood; any other scheme is refused.
-//! 3. **marker**: asked live of the server. PostgreSQL: a database-level setting read from
-//!    the catalog (`pg_db_role_setting`), which a client's `options=-c` cannot spoof, or a
-//!    marker row; Redis: a marker key. Features `postgres` / `redis`.
+//!    understood; any other scheme is refused. Loopback is not proof: a loopback port held
+//!    by a forwarder (an SSH tunnel, `kubectl port-forward`, a cloud SQL proxy, `socat`)
+//!    needs a test marker ([`GuardBuilder::forwarder`], [`GuardBuilder::detect_tunnels`]).
+//! 3. **marker**: asked live of the server, on every host of the target, on a connection
+//!    verified to have reached the judged database and user. PostgreSQL: a setting read
+//!    from the catalog (`pg_db_role_setting`), which a client's `options=-c` cannot spoof,
+//!    per database or server-wide, or a marker row; Redis: a marker key in every database
+//!    index a client may select. Markers are per database (per Redis index);
+//!    [`Guard::set_server_marker`] marks a whole server. Features `postgres` / `redis`.
 //! 4. **actor** (optional): CI only, no interactive terminal, no AI agent.
 //!
 //! **Unknown is unsafe**: a target that no allow rule covers and that carries no test marker
@@ -89,13 +94,14 @@ mod rules;
 mod target;
 #[cfg(feature = "test-binary")]
 mod test_binary;
+mod tunnel;
 
 pub use build_script::{build_script, build_script_with};
 pub use enforce::{CONFIG_ERROR_EXIT_CODE, REFUSED_EXIT_CODE};
 pub use env::{Env, ProcessEnv, Recorded};
 pub use error::{Error, Result};
 pub use guard::{Guard, GuardBuilder};
-pub use marker::MarkerReading;
+pub use marker::{Marker, MarkerReading, MarkerScope};
 pub use mask::mask;
 pub use report::{Clearance, Finding, Layer, Refusal, Report, Status};
 pub use rules::{Pattern, parse_patterns};

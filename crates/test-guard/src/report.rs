@@ -125,10 +125,11 @@ impl Report {
     }
 
     /// The exact override line that would allow the refused targets, if an override can.
+    /// Ids are separated by spaces: a multi-host id has commas of its own.
     #[must_use]
     pub fn override_hint(&self) -> Option<String> {
         (!self.overridable.is_empty())
-            .then(|| format!("{}='{}'", self.override_var, self.overridable.join(",")))
+            .then(|| format!("{}='{}'", self.override_var, self.overridable.join(" ")))
     }
 
     pub(crate) fn into_result(self) -> Result<Clearance, Refusal> {
@@ -211,6 +212,10 @@ impl fmt::Display for Refusal {
                 .join(", ")
         )?;
         write!(f, "{}", self.0)?;
+        let unliftable = self
+            .0
+            .failures()
+            .any(|f| matches!(f.layer, Layer::Flag | Layer::Environment | Layer::Actor));
         match self.0.override_hint() {
             Some(hint) => {
                 writeln!(
@@ -218,11 +223,7 @@ impl fmt::Display for Refusal {
                     "if you are certain, allow exactly these targets for one run with:"
                 )?;
                 write!(f, "  {hint}")?;
-                if self
-                    .0
-                    .failures()
-                    .any(|f| matches!(f.layer, Layer::Flag | Layer::Environment | Layer::Actor))
-                {
+                if unliftable {
                     write!(
                         f,
                         "\n(the flag, environment and actor checks cannot be overridden)"
@@ -230,6 +231,10 @@ impl fmt::Display for Refusal {
                 }
                 Ok(())
             }
+            None if unliftable => write!(
+                f,
+                "the flag, environment and actor checks cannot be overridden"
+            ),
             None => write!(
                 f,
                 "the failed checks are not about one target, so no override applies"

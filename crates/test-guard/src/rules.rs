@@ -45,7 +45,10 @@ impl Pattern {
         if pattern.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid("contains whitespace or control characters"));
         }
-        if pattern.chars().all(|c| c == '*') {
+        // `*.` is `*` once host names lose their trailing dot.
+        let core = pattern.trim_end_matches('.');
+        if pattern.chars().all(|c| c == '*') || (!core.is_empty() && core.chars().all(|c| c == '*'))
+        {
             // A rule that matches everything is a global off switch in disguise.
             return Err(invalid(
                 "matches everything; name the hosts or databases instead",
@@ -68,6 +71,23 @@ impl Pattern {
     pub fn matches(&self, candidate: &str) -> bool {
         let text: Vec<char> = candidate.chars().map(|c| c.to_ascii_lowercase()).collect();
         wildcard(&self.lowered, &text)
+    }
+
+    /// Whether the host name `candidate` matches, ignoring ASCII case and a trailing dot
+    /// on either side (`db.example.com.` is the fully qualified spelling of
+    /// `db.example.com`, and resolves to the same address).
+    #[must_use]
+    pub fn matches_host(&self, candidate: &str) -> bool {
+        let text: Vec<char> = candidate
+            .trim_end_matches('.')
+            .chars()
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let pattern = match self.lowered.as_slice() {
+            [rest @ .., '.'] if !rest.is_empty() => rest,
+            all => all,
+        };
+        wildcard(pattern, &text)
     }
 }
 
@@ -186,8 +206,19 @@ mod tests {
     }
 
     #[test]
+    fn host_matches_ignore_the_trailing_dot() {
+        let h = |p: &str, t: &str| Pattern::new(p).unwrap().matches_host(t);
+        assert!(h("*.amazonaws.com", "db.x.eu-west-1.rds.amazonaws.com."));
+        assert!(h("db.prod.example.com.", "DB.prod.example.com"));
+        assert!(h("db", "db."));
+        assert!(!h("*.amazonaws.com", "amazonaws.com.evil."));
+        // Database names are not host names: no trailing-dot folding there.
+        assert!(!Pattern::new("app_test").unwrap().matches("app_test."));
+    }
+
+    #[test]
     fn bad_patterns_are_named() {
-        for bad in ["", "*", "***", "a b", "x\ty"] {
+        for bad in ["", "*", "***", "*.", "a b", "x\ty"] {
             let err = Pattern::new(bad).unwrap_err().to_string();
             assert!(err.contains(&format!("`{bad}`")), "{err}");
         }

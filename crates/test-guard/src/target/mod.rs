@@ -202,7 +202,8 @@ impl Target {
         &self.endpoints
     }
 
-    /// The database name (PostgreSQL) or index (Redis).
+    /// The database name (PostgreSQL) or index (Redis; `0,5` when redis-rs and redis-py
+    /// would select different ones, as for `redis://host/0?db=5`).
     #[must_use]
     pub fn database(&self) -> Option<&str> {
         self.database.as_deref()
@@ -320,6 +321,16 @@ mod tests {
         assert_eq!(t.id(), "redis://cache.upstash.io:6379/0");
         let t = Target::parse("redis+unix:///run/redis.sock?db=2").unwrap();
         assert_eq!(t.id(), "redis://%2Frun%2Fredis.sock:0/2");
+        // redis-rs reads the path, redis-py lets `?db=` win: both indexes are named.
+        for (url, db) in [
+            ("redis://h:6379?db=5", "0,5"),
+            ("redis://h/0?db=5", "0,5"),
+            ("redis://h/3?db=5", "3,5"),
+            ("redis://h/5?db=5", "5"),
+        ] {
+            assert_eq!(Target::parse(url).unwrap().database(), Some(db), "{url}");
+        }
+        assert!(Target::parse("redis://h/1?db=x").is_err());
         assert!(Target::parse("redis://h/notanumber").is_err());
     }
 

@@ -93,15 +93,22 @@ pub(super) fn resolve_redis(conn: &str, source: &str) -> Result<Target, String> 
             Some(url::Host::Ipv4(ip)) => Host::Ip(ip.into()),
             Some(url::Host::Ipv6(ip)) => Host::Ip(ip.into()),
         };
-        let db = match url.path().trim_matches('/') {
-            "" => query("db").unwrap_or_else(|| "0".to_owned()),
+        // redis-rs takes the index from the path only; redis-py (Celery, Django's cache)
+        // lets `?db=` win over the path. When they differ, the target names both indexes
+        // (`0,5`) and the marker is read in each.
+        let path_db = match url.path().trim_matches('/') {
+            "" => "0".to_owned(),
             d => d.to_owned(),
+        };
+        let db = match query("db") {
+            Some(q) if q != path_db => format!("{path_db},{q}"),
+            _ => path_db,
         };
         let port = url.port().unwrap_or(6379);
         (Endpoint { host, port }, db)
     };
-    if database.parse::<u32>().is_err() {
-        return Err(format!("database index `{database}` is not a number"));
+    if let Some(bad) = database.split(',').find(|d| d.parse::<u32>().is_err()) {
+        return Err(format!("database index `{bad}` is not a number"));
     }
     Ok(Target {
         kind: TargetKind::Redis,

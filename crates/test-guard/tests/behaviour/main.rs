@@ -9,6 +9,10 @@ mod fixture;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "postgres")]
+mod refusals;
+#[cfg(feature = "postgres")]
+mod tunnel;
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
 use preflight_test_guard::{Layer, Refusal, Status};
