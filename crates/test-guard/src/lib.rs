@@ -99,7 +99,7 @@ pub use marker::MarkerReading;
 pub use mask::mask;
 pub use report::{Clearance, Finding, Layer, Refusal, Report, Status};
 pub use rules::{Pattern, parse_patterns};
-pub use target::{Endpoint, Host, Target, TargetKind};
+pub use target::{Client, Endpoint, Host, Target, TargetKind};
 
 /// Not public API: what [`guard_test_binary!`] expands to needs.
 #[cfg(feature = "test-binary")]
