@@ -664,14 +664,22 @@ fn read_pgpass(
 /// first, and only when it does not define the service, from `pg_service.conf` in
 /// `PGSYSCONFDIR` (or the built-in system directory).
 fn read_service(name: &str, env: &dyn Env) -> Result<Vec<(&'static str, String)>, String> {
-    let user_file = match env.var("PGSERVICEFILE") {
-        // Set but empty: libpq looks at the path "" (which never exists).
-        Some(f) => (!f.is_empty()).then(|| PathBuf::from(f)),
+    let named = env.var("PGSERVICEFILE");
+    let user_file = match &named {
+        Some(f) => Some(PathBuf::from(f)),
         None => home_dir(env).map(|h| h.join(".pg_service.conf")),
     };
     let mut looked = Vec::new();
     if let Some(file) = user_file {
         looked.push(file.display().to_string());
+        // A file named by PGSERVICEFILE must exist (even when the name is empty); the
+        // default ~/.pg_service.conf may be missing.
+        if named.is_some() && std::fs::metadata(&file).is_err() {
+            return Err(format!(
+                "service file `{}` (PGSERVICEFILE) not found",
+                file.display()
+            ));
+        }
         if let Some(text) = env.read_file(&file)
             && let Some(found) = parse_service_file(&text, name, &file)?
         {
@@ -727,13 +735,6 @@ fn parse_service_file(
     let mut pairs: Vec<(&'static str, String)> = Vec::new();
     for (index, raw) in text.split_inclusive('\n').enumerate() {
         let number = index + 1;
-        // libpq reads lines into a 256-byte buffer and refuses longer ones.
-        if raw.len() >= 255 {
-            return Err(format!(
-                "line {number} of service file {} is too long for libpq",
-                file.display()
-            ));
-        }
         let line = raw.trim_matches(is_c_space);
         if line.is_empty() || line.starts_with('#') {
             continue;

@@ -2,6 +2,8 @@
 //! PostgreSQL and Redis from the test kit, a fixture crate built with its own target dir.
 //! Every environment is injected (`[(name, value)]`), never set on this process.
 
+// The real libpq (python3 ctypes) against the guard's resolution; needs no feature.
+mod conformance;
 // The fixture enables its own features; this side needs `postgres` to mark a server.
 #[cfg(feature = "postgres")]
 mod fixture;
