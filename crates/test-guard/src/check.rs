@@ -12,7 +12,7 @@ use crate::env::{Env, ProcessEnv, is_truthy};
 use crate::guard::{AI_AGENT_VARS, Config, Guard};
 use crate::marker::{self, MarkerReading};
 use crate::report::{Clearance, Finding, Layer, Refusal, Report, Status};
-use crate::target::{PG_TARGET_VARS, Target, TargetKind};
+use crate::target::{Client, PG_TARGET_VARS, Target, TargetKind};
 
 /// What the static rules say about one target.
 #[derive(Debug)]
@@ -161,8 +161,8 @@ impl Guard {
                 None => {}
                 Some(conn) => {
                     let parsed = match libpq {
-                        Some(env) => Target::resolve(&conn, var, env),
-                        None => Target::parse(&conn).map(|mut t| {
+                        Some(env) => Target::resolve_for(cfg.client, &conn, var, env),
+                        None => Target::parse_for(cfg.client, &conn).map(|mut t| {
                             t.source.clone_from(var);
                             t
                         }),
@@ -179,7 +179,7 @@ impl Guard {
                 }
             }
         }
-        if let Some(env) = libpq {
+        if let Some(env) = libpq.filter(|_| cfg.client == Client::Libpq) {
             let set: Vec<&str> = PG_TARGET_VARS
                 .iter()
                 .copied()
@@ -197,6 +197,21 @@ impl Guard {
                         format!("{e}; a target that cannot be read is refused"),
                     )),
                 }
+            }
+        }
+        for conn in &cfg.explicit_conns {
+            let resolved = match libpq {
+                Some(env) => Target::resolve_for(cfg.client, conn, "explicit", env),
+                None => Target::parse_for(cfg.client, conn),
+            };
+            match resolved {
+                Ok(t) => add(t),
+                Err(e) => findings.push(finding(
+                    Layer::Targets,
+                    Status::Failed,
+                    None,
+                    format!("{e}; a target that cannot be read is refused"),
+                )),
             }
         }
         for t in &cfg.explicit {

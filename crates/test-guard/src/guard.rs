@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::rules::{DEFAULT_DENY_HOSTS, DEFAULT_TEST_DATABASES, Pattern};
-use crate::target::Target;
+use crate::target::{Client, Target};
 
 /// Variables an AI coding agent sets, following Prisma's list (see the crate docs).
 pub(crate) const AI_AGENT_VARS: &[&str] = &[
@@ -38,6 +38,10 @@ pub(crate) struct Config {
     pub(crate) target_vars: Vec<String>,
     pub(crate) required_vars: Vec<String>,
     pub(crate) libpq_env: bool,
+    pub(crate) client: Client,
+    /// Connection strings given in code, resolved at check time (the client reads the
+    /// environment when it opens them, so the guard must too).
+    pub(crate) explicit_conns: Vec<String>,
     pub(crate) explicit: Vec<Target>,
     pub(crate) allow_loopback: bool,
     pub(crate) allow_hosts: Vec<Pattern>,
@@ -110,6 +114,7 @@ impl Default for Guard {
 /// | test marker values | `test`, `testing` |
 /// | target variables | `DATABASE_URL`, `REDIS_URL` (none required) |
 /// | libpq `PG*` fallbacks | on |
+/// | client whose rules resolve PostgreSQL strings | [`Client::Libpq`] |
 /// | allowed hosts | loopback, `localhost`, Unix sockets |
 /// | denied hosts | managed cloud databases (`*.amazonaws.com`, `*.neon.tech`, ...) |
 /// | test database names | `test`, `test_*`, `*_test`, `*_test_*`, `_sqlx_test_*` |
@@ -127,6 +132,7 @@ pub struct GuardBuilder {
     target_vars: Vec<String>,
     required_vars: Vec<String>,
     libpq_env: bool,
+    client: Client,
     explicit: Vec<String>,
     resolved: Vec<Target>,
     allow_loopback: bool,
@@ -159,6 +165,7 @@ impl Default for GuardBuilder {
             target_vars: strings(&["DATABASE_URL", "REDIS_URL"]),
             required_vars: Vec::new(),
             libpq_env: true,
+            client: Client::Libpq,
             explicit: Vec::new(),
             resolved: Vec::new(),
             allow_loopback: true,
@@ -248,7 +255,16 @@ impl GuardBuilder {
         self
     }
 
-    /// Also checks this connection string: pass the one your pool really uses.
+    /// Which client's rules resolve PostgreSQL connection strings (default
+    /// [`Client::Libpq`]); see [`Client`] for the variables each one reads. With
+    /// [`Client::TokioPostgres`] the `PG*` variables form no target of their own.
+    pub fn client(mut self, client: Client) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// Also checks this connection string: pass the one your pool really uses. It is
+    /// resolved at check time, with the environment, as the client will resolve it.
     pub fn target(mut self, conn: impl Into<String>) -> Self {
         self.explicit.push(conn.into());
         self
@@ -432,11 +448,14 @@ impl GuardBuilder {
         {
             problems.push(format!("`{both}` is both a protected and a test value"));
         }
-        let mut explicit = self.resolved;
+        let explicit = self.resolved;
         for conn in &self.explicit {
-            match Target::parse(conn) {
-                Ok(t) => explicit.push(t),
-                Err(e) => problems.push(format!("target: {e}")),
+            // Syntax is checked now; the environment is read at check time.
+            // A service can only be looked up with the environment.
+            if let Err(e) = Target::resolve_for(self.client, conn, "explicit", &[].as_slice())
+                && !matches!(&e, Error::InvalidTarget { reason, .. } if reason.contains("service `"))
+            {
+                problems.push(format!("target: {e}"));
             }
         }
         if !problems.is_empty() {
@@ -450,6 +469,8 @@ impl GuardBuilder {
             target_vars: self.target_vars,
             required_vars: self.required_vars,
             libpq_env: self.libpq_env,
+            client: self.client,
+            explicit_conns: self.explicit,
             explicit,
             allow_loopback: self.allow_loopback,
             allow_hosts,

@@ -218,6 +218,14 @@ impl Target {
         }
     }
 
+    /// [`Target::parse`] by the rules of `client`: no environment is read.
+    pub(crate) fn parse_for(client: Client, conn: &str) -> Result<Self> {
+        match client {
+            Client::Libpq => Self::parse(conn),
+            Client::TokioPostgres => resolve_tokio_postgres(conn, "explicit", &[].as_slice()),
+        }
+    }
+
     /// The user name the client logs in as (PostgreSQL: the OS user when none is given).
     #[must_use]
     pub fn user(&self) -> Option<&str> {
