@@ -11,6 +11,8 @@ mod fixture;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "postgres")]
+mod resolution;
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
 use preflight_test_guard::{Layer, Refusal, Status};
