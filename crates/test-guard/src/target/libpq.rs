@@ -82,14 +82,8 @@ const PG_ENV: &[(&str, &str)] = &[
 ];
 
 /// The variables that make libpq clients connect somewhere without any connection string.
-pub(crate) const PG_TARGET_VARS: &[&str] = &[
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGDATABASE",
-    "PGUSER",
-    "PGSERVICE",
-];
+pub(crate) const PG_TARGET_VARS: &[&str] =
+    &["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE"];
 
 /// Where libpq builds look for `pg_service.conf` when `PGSYSCONFDIR` is unset: the
 /// compiled-in `SYSCONFDIR` differs by build (Debian and Ubuntu, upstream, Fedora and RHEL,
@@ -351,19 +345,40 @@ pub(crate) fn parse_keyword_value(conn: &str) -> Result<Vec<(String, String)>, S
     }
 }
 
-/// The name libpq logs in with when none is given: the OS user of the effective uid
-/// (`getpwuid`), never `$USER` or `$LOGNAME`, which anyone can set.
+/// The OS account of the effective uid (`getpwuid_r`, as libpq asks): its name and home
+/// directory. Looked up once per process and uid: the check runs on every test start and the
+/// lookup may go through NSS.
+#[cfg(unix)]
+fn os_account() -> Result<(String, PathBuf), String> {
+    use std::sync::Mutex;
+    type Account = (u32, Result<(String, PathBuf), String>);
+    static CACHE: Mutex<Option<Account>> = Mutex::new(None);
+    let uid = nix::unistd::Uid::effective();
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((cached, account)) = cache.as_ref()
+        && *cached == uid.as_raw()
+    {
+        return account.clone();
+    }
+    let account = match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => Ok((user.name, user.dir)),
+        Ok(None) => Err(format!(
+            "no user name for uid {uid} (libpq cannot pick a default user)"
+        )),
+        Err(e) => Err(format!("cannot look up uid {uid}: {e}")),
+    };
+    *cache = Some((uid.as_raw(), account.clone()));
+    account
+}
+
+/// The name libpq logs in with when none is given: the OS user of the effective uid, never
+/// `$USER` or `$LOGNAME`, which anyone can set.
 pub(crate) fn os_user() -> Result<String, String> {
     #[cfg(unix)]
     {
-        let uid = nix::unistd::Uid::effective();
-        match nix::unistd::User::from_uid(uid) {
-            Ok(Some(user)) => Ok(user.name),
-            Ok(None) => Err(format!(
-                "no user name for uid {uid} (libpq cannot pick a default user)"
-            )),
-            Err(e) => Err(format!("cannot look up uid {uid}: {e}")),
-        }
+        os_account().map(|(name, _)| name)
     }
     #[cfg(not(unix))]
     {
@@ -379,10 +394,7 @@ fn home_dir(env: &dyn Env) -> Option<PathBuf> {
     }
     #[cfg(unix)]
     {
-        nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-            .ok()
-            .flatten()
-            .map(|u| u.dir)
+        os_account().ok().map(|(_, dir)| dir)
     }
     #[cfg(not(unix))]
     {

@@ -454,6 +454,30 @@ mod tests {
         );
     }
 
+    #[test]
+    #[cfg(feature = "postgres")]
+    fn tokio_postgres_client_reads_no_environment() {
+        let env = [("PGHOST", "db.prod.example.com"), ("PGPORT", "6543")];
+        let t = Target::resolve_for(
+            Client::TokioPostgres,
+            "host=127.0.0.1 dbname=app_test",
+            "DATABASE_URL",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(t.id(), "postgres://127.0.0.1:5432/app_test");
+        let libpq =
+            Target::resolve_for(Client::Libpq, "dbname=app_test", "DATABASE_URL", &env).unwrap();
+        assert_eq!(libpq.id(), "postgres://db.prod.example.com:6543/app_test");
+        // No host: tokio-postgres would not connect at all.
+        assert!(
+            Target::resolve_for(Client::TokioPostgres, "dbname=x", "DATABASE_URL", &env).is_err()
+        );
+        // Other kinds resolve the same for every client.
+        let r = Target::resolve_for(Client::TokioPostgres, "redis://h/1", "REDIS_URL", &env);
+        assert_eq!(r.unwrap().id(), "redis://h:6379/1");
+    }
+
     proptest! {
         #[test]
         fn parse_never_panics(s in "\\PC*") {
