@@ -433,7 +433,7 @@ fn libpq_generated_mixes() {
         TestRng::deterministic_rng(RngAlgorithm::ChaCha),
     );
     let strategy = table::mix();
-    let cases: Vec<Case> = (0..600)
+    let cases: Vec<Case> = (0..800)
         .map(|i| {
             let mut case = strategy.new_tree(&mut runner).unwrap().current();
             case.name = format!("mix {i}");

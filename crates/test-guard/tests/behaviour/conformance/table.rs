@@ -174,6 +174,8 @@ pub(crate) fn cases() -> Vec<Case> {
             &format!("host=localhost\u{a0}host={PROD}"),
         ),
         c("kv em space", "host=h\u{2003}dbname=x"),
+        c("kv control bytes", "host=a\u{1}b dbname=\u{7f}"),
+        c("uri control byte", "postgres://h%01/db"),
         c("kv tab", "host=a\tdbname=b"),
         c("kv vertical tab", "host=a\u{b}dbname=b"),
         c("kv form feed", "host=a\u{c}dbname=b"),
@@ -351,6 +353,8 @@ fn uri() -> impl Strategy<Value = String> {
             "[2001:db8::1]",
             "h\u{f6}st",
             "h%20x",
+            "h%01x",
+            "h\u{7f}",
         ],
         &["h%zz", "[]", "[::1", "h%00"],
     );
@@ -423,6 +427,9 @@ fn keywords() -> impl Strategy<Value = String> {
             "options='-c x=a://b'",
             "requiressl=1",
             "sslmode=require",
+            "host=a\u{1}b",
+            "dbname=\u{7f}x",
+            "user='\u{e9}l\u{e8}ve'",
         ],
         &[
             "service=nope",
