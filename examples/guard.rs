@@ -7,6 +7,12 @@
 //! cargo run --example guard -- show URL
 //! ```
 //!
+//! `show`, `mark` and `unmark` resolve URL exactly as `check` does (the client's rules,
+//! `--client libpq` by default: service file, `.pgpass` and `PG*` variables included) and
+//! print the resolved target (hosts, ports, database, user; never the password) before
+//! acting. `mark` and `unmark` refuse (exit 1) a string that resolves to several hosts: the
+//! client connects to the first that answers, so which server would be marked is unknown.
+//!
 //! As a nextest setup script (`.config/nextest.toml`), so a refusal stops the whole run:
 //!
 //! ```toml
@@ -24,8 +30,8 @@ mod test_guard_cli;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use preflight_test_guard::{Guard, Target};
-use test_guard_cli::{CLEARED, MarkerArgs, PolicyArgs, REFUSED, USAGE};
+use preflight_test_guard::{Guard, Host, Target};
+use test_guard_cli::{CLEARED, MarkerArgs, PolicyArgs, REFUSED, ResolveArgs, USAGE};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -67,6 +73,8 @@ enum Command {
         server: bool,
         #[command(flatten)]
         marker: MarkerArgs,
+        #[command(flatten)]
+        resolve: ResolveArgs,
     },
     /// Remove a database's marker (or, with `--server`, the server-wide one).
     Unmark {
@@ -77,6 +85,8 @@ enum Command {
         server: bool,
         #[command(flatten)]
         marker: MarkerArgs,
+        #[command(flatten)]
+        resolve: ResolveArgs,
     },
     /// Show a server's marker.
     Show {
@@ -84,6 +94,8 @@ enum Command {
         url: String,
         #[command(flatten)]
         marker: MarkerArgs,
+        #[command(flatten)]
+        resolve: ResolveArgs,
     },
 }
 
@@ -97,19 +109,43 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> u8 {
-    let (url, marker) = match &cli.command {
+    let (url, marker, resolve) = match &cli.command {
         Command::Check { policy, quiet } => return check(policy, *quiet).await,
-        Command::Mark { url, marker, .. }
-        | Command::Unmark { url, marker, .. }
-        | Command::Show { url, marker } => (url, marker),
+        Command::Mark {
+            url,
+            marker,
+            resolve,
+            ..
+        }
+        | Command::Unmark {
+            url,
+            marker,
+            resolve,
+            ..
+        }
+        | Command::Show {
+            url,
+            marker,
+            resolve,
+        } => (url, marker, resolve),
     };
-    let (guard, target) = match marker.guard().and_then(|g| Ok((g, Target::parse(url)?))) {
+    let (guard, target) = match marker.guard().and_then(|g| Ok((g, resolve.resolve(url)?))) {
         Ok(pair) => pair,
         Err(e) => {
             eprintln!("guard: {e}");
             return USAGE;
         }
     };
+    println!("{}", describe(&target));
+    let writes = !matches!(cli.command, Command::Show { .. });
+    if writes && target.endpoints().len() > 1 {
+        eprintln!(
+            "guard: refusing to change the marker of {}: it resolves to {} hosts and the client connects to the first that answers, so which server would be changed is not known; name one host",
+            target.id(),
+            target.endpoints().len()
+        );
+        return REFUSED;
+    }
     let outcome = match &cli.command {
         Command::Mark {
             environment,
@@ -130,6 +166,26 @@ async fn run(cli: Cli) -> u8 {
             REFUSED
         }
     }
+}
+
+/// The resolved target, one line: where the client goes, as whom; never the password.
+fn describe(target: &Target) -> String {
+    let hosts: Vec<String> = target
+        .endpoints()
+        .iter()
+        .map(|e| match &e.host {
+            Host::Socket(dir) => format!("socket {}:{}", dir.display(), e.port),
+            host => format!("{host}:{}", e.port),
+        })
+        .collect();
+    format!(
+        "resolved {}: host {} dbname {} user {} password {}",
+        target.kind(),
+        hosts.join(","),
+        target.database().unwrap_or("-"),
+        target.user().unwrap_or("-"),
+        if target.has_password() { "***" } else { "none" }
+    )
 }
 
 async fn check(policy: &PolicyArgs, quiet: bool) -> u8 {

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use preflight_test_guard::{Guard, GuardBuilder};
+use preflight_test_guard::{Client, Guard, GuardBuilder, ProcessEnv, Target};
 
 /// Cleared.
 pub(crate) const CLEARED: u8 = 0;
@@ -20,6 +20,48 @@ pub(crate) const USAGE: u8 = 2;
 
 fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn client(text: &str) -> Result<Client, String> {
+    match text {
+        "libpq" => Ok(Client::Libpq),
+        "tokio-postgres" => Ok(Client::TokioPostgres),
+        other => Err(format!(
+            "unknown client `{other}` (expected libpq or tokio-postgres)"
+        )),
+    }
+}
+
+/// How PostgreSQL connection strings are resolved: shared by `check` and by
+/// `show` / `mark` / `unmark`, so they judge and touch the same server.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ResolveArgs {
+    /// Whose rules resolve PostgreSQL strings: `libpq` (psql, psycopg, Django: reads the
+    /// service file, .pgpass and PG* variables) or `tokio-postgres` (reads no variables).
+    #[arg(long, env = "GUARD_CLIENT", value_parser = client, default_value = "libpq")]
+    pub(crate) client: Client,
+    /// Ignore PGHOST, PGPORT, PGDATABASE, PGSERVICE...
+    #[arg(long, env = "GUARD_NO_LIBPQ_ENV")]
+    pub(crate) no_libpq_env: bool,
+}
+
+impl ResolveArgs {
+    fn apply(&self, b: GuardBuilder) -> GuardBuilder {
+        b.client(self.client).libpq_env(!self.no_libpq_env)
+    }
+
+    /// Resolves `conn` exactly as `check` does.
+    #[allow(dead_code, reason = "used by `guard`, not by `manage`")]
+    pub(crate) fn resolve(&self, conn: &str) -> preflight_test_guard::Result<Target> {
+        let empty: &[(&str, &str)] = &[];
+        match (self.no_libpq_env, self.client) {
+            (true, Client::Libpq) => Target::parse(conn),
+            (true, client) => Target::resolve_for(client, conn, "argument", &empty),
+            (false, client) => {
+                Target::resolve_for(client, conn, "argument", &ProcessEnv::default())
+            }
+        }
+    }
 }
 
 /// Where markers live and how long to wait for them.
@@ -113,9 +155,8 @@ pub(crate) struct PolicyArgs {
     /// Do not ask servers for their marker (static checks only).
     #[arg(long, env = "GUARD_NO_LIVE")]
     pub(crate) no_live: bool,
-    /// Ignore PGHOST, PGPORT, PGDATABASE, PGSERVICE...
-    #[arg(long, env = "GUARD_NO_LIBPQ_ENV")]
-    pub(crate) no_libpq_env: bool,
+    #[command(flatten)]
+    pub(crate) resolve: ResolveArgs,
     /// Refuse unless CI is set.
     #[arg(long, env = "GUARD_REQUIRE_CI")]
     pub(crate) require_ci: bool,
@@ -134,7 +175,6 @@ impl PolicyArgs {
     pub(crate) fn guard(&self) -> preflight_test_guard::Result<Guard> {
         let mut b = Guard::builder()
             .live_markers(!self.no_live)
-            .libpq_env(!self.no_libpq_env)
             .require_ci(self.require_ci)
             .refuse_interactive(self.refuse_interactive)
             .refuse_ai_agents(self.refuse_ai_agents);
@@ -159,6 +199,6 @@ impl PolicyArgs {
         if !self.test_databases.is_empty() {
             b = b.test_databases(&self.test_databases);
         }
-        self.marker.apply(b).build()
+        self.marker.apply(self.resolve.apply(b)).build()
     }
 }

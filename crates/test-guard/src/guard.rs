@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::rules::{DEFAULT_DENY_HOSTS, DEFAULT_TEST_DATABASES, Pattern};
-use crate::target::Target;
+use crate::target::{Client, Target};
 use crate::tunnel::DEFAULT_FORWARDERS;
 
 /// A configured, validated guard. Cheap to clone.
@@ -30,6 +30,10 @@ pub(crate) struct Config {
     pub(crate) target_vars: Vec<String>,
     pub(crate) required_vars: Vec<String>,
     pub(crate) libpq_env: bool,
+    pub(crate) client: Client,
+    /// Connection strings given in code, resolved at check time (the client reads the
+    /// environment when it opens them, so the guard must too).
+    pub(crate) explicit_conns: Vec<String>,
     pub(crate) explicit: Vec<Target>,
     pub(crate) allow_loopback: bool,
     pub(crate) detect_tunnels: bool,
@@ -78,6 +82,8 @@ impl Default for Config {
             target_vars: strings(&["DATABASE_URL", "REDIS_URL"]),
             required_vars: Vec::new(),
             libpq_env: true,
+            client: Client::Libpq,
+            explicit_conns: Vec::new(),
             explicit: Vec::new(),
             allow_loopback: true,
             detect_tunnels: true,
@@ -219,6 +225,7 @@ impl Default for Guard {
 /// | test marker values | `test`, `testing` |
 /// | target variables | `DATABASE_URL`, `REDIS_URL` (none required) |
 /// | libpq `PG*` fallbacks | on |
+/// | client whose rules resolve PostgreSQL strings | [`Client::Libpq`] |
 /// | allowed hosts | loopback, `localhost`, Unix sockets, unless a forwarder holds the port |
 /// | forwarders (loopback ports they hold need a `test` marker) | `ssh`, `sshd`, `autossh`, `kubectl`, `oc`, `cloud-sql-proxy`, `cloud_sql_proxy`, `alloydb-auth-proxy`, `session-manager-plugin`, `tsh`, `boundary`, `flyctl`, `socat`, `ncat`, `stunnel`, `stunnel4` |
 /// | denied hosts | managed cloud databases (`*.amazonaws.com`, `*.neon.tech`, ...) |
@@ -310,12 +317,18 @@ impl GuardBuilder {
         self
     }
 
-    /// Also checks this connection string: pass the one your pool really uses.
+    /// Which client's rules resolve PostgreSQL connection strings (default
+    /// [`Client::Libpq`]); see [`Client`] for the variables each one reads. With
+    /// [`Client::TokioPostgres`] the `PG*` variables form no target of their own.
+    pub fn client(mut self, client: Client) -> Self {
+        self.cfg.client = client;
+        self
+    }
+
+    /// Also checks this connection string: pass the one your pool really uses. It is
+    /// resolved at check time, with the environment, as the client will resolve it.
     pub fn target(mut self, conn: impl Into<String>) -> Self {
-        match Target::parse(&conn.into()) {
-            Ok(t) => self.cfg.explicit.push(t),
-            Err(e) => self.problems.push(format!("target: {e}")),
-        }
+        self.cfg.explicit_conns.push(conn.into());
         self
     }
 
@@ -461,6 +474,15 @@ impl GuardBuilder {
     pub fn build(self) -> Result<Guard> {
         let mut problems = self.problems;
         problems.extend(self.cfg.problems());
+        for conn in &self.cfg.explicit_conns {
+            // Syntax is checked now; the environment is read at check time, and a
+            // service can only be looked up with it.
+            if let Err(e) = Target::resolve_for(self.cfg.client, conn, "explicit", &[].as_slice())
+                && !matches!(&e, Error::InvalidTarget { reason, .. } if reason.contains("service `"))
+            {
+                problems.push(format!("target: {e}"));
+            }
+        }
         if !problems.is_empty() {
             return Err(Error::Config { problems });
         }

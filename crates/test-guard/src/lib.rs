@@ -9,8 +9,10 @@
 //! 1. **flag**: a variable that must be set where tests are meant to run (the original
 //!    project's `TESTING_IN_DOCKER`); **environment**: `APP_ENV=production` and friends.
 //! 2. **targets**: `DATABASE_URL`, `REDIS_URL`, your own variables and the libpq `PG*`
-//!    fallbacks (service file and `.pgpass` included), resolved as the client resolves them,
-//!    against host allow/deny rules and database-name patterns (`test_*`, `*_test`).
+//!    fallbacks (service file and `.pgpass` included), resolved as the client resolves them
+//!    ([`Client`]: libpq's rules by default, checked against the real libpq; what cannot be
+//!    reproduced exactly is refused, naming the construct), against host allow/deny rules
+//!    and database-name patterns (`test_*`, `*_test`).
 //!    PostgreSQL, Redis, MySQL/MariaDB (rules only) and SQLite (always local) URLs are
 //!    understood; any other scheme is refused. Loopback is not proof: a loopback port held
 //!    by a forwarder (an SSH tunnel, `kubectl port-forward`, a cloud SQL proxy, `socat`)
@@ -105,7 +107,7 @@ pub use marker::{Marker, MarkerReading, MarkerScope};
 pub use mask::mask;
 pub use report::{Clearance, Finding, Layer, Refusal, Report, Status};
 pub use rules::{Pattern, parse_patterns};
-pub use target::{Endpoint, Host, Target, TargetKind};
+pub use target::{Client, Endpoint, Host, Target, TargetKind};
 
 /// Not public API: what [`guard_test_binary!`] expands to needs.
 #[cfg(feature = "test-binary")]

@@ -8,7 +8,7 @@ use super::finding;
 use crate::env::Env;
 use crate::guard::Config;
 use crate::report::{Finding, Layer, Status};
-use crate::target::{Host, PG_TARGET_VARS, Target, TargetKind};
+use crate::target::{Client, Host, PG_TARGET_VARS, Target, TargetKind};
 use crate::tunnel::Tunnels;
 
 /// What the static rules say about one target.
@@ -113,8 +113,8 @@ pub(super) fn collect(cfg: &Config, env: &dyn Env) -> (Vec<Planned>, Vec<Finding
             None => {}
             Some(conn) => {
                 let parsed = match libpq {
-                    Some(env) => Target::resolve(&conn, var, env),
-                    None => Target::parse(&conn).map(|mut t| {
+                    Some(env) => Target::resolve_for(cfg.client, &conn, var, env),
+                    None => Target::parse_for(cfg.client, &conn).map(|mut t| {
                         t.source.clone_from(var);
                         t
                     }),
@@ -126,7 +126,7 @@ pub(super) fn collect(cfg: &Config, env: &dyn Env) -> (Vec<Planned>, Vec<Finding
             }
         }
     }
-    if let Some(env) = libpq {
+    if let Some(env) = libpq.filter(|_| cfg.client == Client::Libpq) {
         let set: Vec<&str> = PG_TARGET_VARS
             .iter()
             .copied()
@@ -139,6 +139,16 @@ pub(super) fn collect(cfg: &Config, env: &dyn Env) -> (Vec<Planned>, Vec<Finding
                 Ok(t) => add(t),
                 Err(e) => findings.push(unreadable(e)),
             }
+        }
+    }
+    for conn in &cfg.explicit_conns {
+        let resolved = match libpq {
+            Some(env) => Target::resolve_for(cfg.client, conn, "explicit", env),
+            None => Target::parse_for(cfg.client, conn),
+        };
+        match resolved {
+            Ok(t) => add(t),
+            Err(e) => findings.push(unreadable(e)),
         }
     }
     for t in &cfg.explicit {

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::mask::mask;
 
 pub(crate) use libpq::{PG_TARGET_VARS, parse_keyword_value};
-use libpq::{parse_postgres_url, resolve_postgres};
+use libpq::{parse_conninfo, resolve_postgres};
 use urls::{resolve_mysql, resolve_redis, sqlite};
 
 /// The kind of server a target names.
@@ -50,6 +50,28 @@ impl fmt::Display for TargetKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Which client library will open the connection, and so whose rules resolve a PostgreSQL
+/// connection string. They differ: libpq reads the service file, `.pgpass` and more than a
+/// dozen `PG*` variables; tokio-postgres reads no environment at all.
+///
+/// | client | used by | reads |
+/// |---|---|---|
+/// | [`Client::Libpq`] (default) | psql, psycopg, Django, Rails, most tools | the string, then the service file (`service=` or `PGSERVICE`; `PGSERVICEFILE` or `~/.pg_service.conf`, then `PGSYSCONFDIR`), then `PGHOST`, `PGHOSTADDR`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, `PGPASSFILE` (or `~/.pgpass`), `PGOPTIONS`, `PGSSLMODE`; the OS user name |
+/// | [`Client::TokioPostgres`] | tokio-postgres, deadpool-postgres, bb8-postgres | the string only (its own `Config` parser); the OS user name |
+///
+/// sqlx has a third set of rules (it reads `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`,
+/// `PGDATABASE`, `PGSSLMODE` and `.pgpass`, but no service file and no `PGHOSTADDR`); it is
+/// not modelled: pass the options your pool really uses as a [`Target`] instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Client {
+    /// libpq's rules, proven against the real libpq by this crate's conformance test.
+    #[default]
+    Libpq,
+    /// tokio-postgres' own `Config` parser (needs the `postgres` feature).
+    TokioPostgres,
 }
 
 /// Where a connection goes: a host name, an IP address, or a Unix socket.
@@ -184,6 +206,38 @@ impl Target {
         resolve(conn, source, Some(env))
     }
 
+    /// Like [`Target::resolve`], by the rules of `client` (see [`Client`] for what each
+    /// reads). Non-PostgreSQL strings resolve the same for every client.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTarget`] naming `source` and the masked string.
+    pub fn resolve_for(client: Client, conn: &str, source: &str, env: &dyn Env) -> Result<Self> {
+        match client {
+            Client::Libpq => resolve(conn, source, Some(env)),
+            Client::TokioPostgres => resolve_tokio_postgres(conn, source, env),
+        }
+    }
+
+    /// [`Target::parse`] by the rules of `client`: no environment is read.
+    pub(crate) fn parse_for(client: Client, conn: &str) -> Result<Self> {
+        match client {
+            Client::Libpq => Self::parse(conn),
+            Client::TokioPostgres => resolve_tokio_postgres(conn, "explicit", &[].as_slice()),
+        }
+    }
+
+    /// The user name the client logs in as (PostgreSQL: the OS user when none is given).
+    #[must_use]
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// Whether a password is known for this target (given, or found in `.pgpass`).
+    #[must_use]
+    pub fn has_password(&self) -> bool {
+        self.password.is_some()
+    }
+
     /// Postgres or Redis.
     #[must_use]
     pub fn kind(&self) -> TargetKind {
@@ -247,21 +301,35 @@ impl fmt::Display for Target {
     }
 }
 
+/// A URL scheme at the very start (`scheme://`), as RFC 3986 spells schemes.
+fn scheme_of(conn: &str) -> Option<&str> {
+    let (scheme, _) = conn.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
+}
+
 fn resolve(conn: &str, source: &str, env: Option<&dyn Env>) -> Result<Target> {
     let invalid = |reason: String| Error::InvalidTarget {
         source_name: source.to_owned(),
         masked: mask(conn),
         reason,
     };
+    // libpq recognises a URI only by the exact lower-case prefix; anything else is a
+    // keyword/value string to it. Never trimmed: a leading space makes it a keyword string.
+    if conn.starts_with("postgres://") || conn.starts_with("postgresql://") {
+        let options = parse_conninfo(conn).map_err(invalid)?;
+        return resolve_postgres(options, conn, source, env).map_err(invalid);
+    }
     let conn_trimmed = conn.trim();
-    let scheme = conn_trimmed
-        .split_once("://")
-        .map(|(s, _)| s.to_ascii_lowercase());
+    let scheme = scheme_of(conn_trimmed).map(str::to_ascii_lowercase);
     match scheme.as_deref() {
-        Some("postgres" | "postgresql") => {
-            let params = parse_postgres_url(conn_trimmed).map_err(invalid)?;
-            resolve_postgres(params, conn, source, env).map_err(invalid)
-        }
+        Some("postgres" | "postgresql") => Err(invalid(
+            "libpq only recognises a URI starting exactly with `postgres://` or `postgresql://` (lower case, nothing before it); to it this is a keyword/value string"
+                .to_owned(),
+        )),
         Some("redis" | "rediss" | "valkey" | "valkeys" | "redis+unix" | "valkey+unix" | "unix") => {
             resolve_redis(conn_trimmed, source).map_err(invalid)
         }
@@ -273,16 +341,56 @@ fn resolve(conn: &str, source: &str, env: Option<&dyn Env>) -> Result<Target> {
         None if conn_trimmed.to_ascii_lowercase().starts_with("sqlite:") => {
             Ok(sqlite(conn_trimmed, source))
         }
-        None if conn_trimmed.contains('=') => {
-            let params = parse_keyword_value(conn_trimmed)
-                .map_err(invalid)?
-                .into_iter()
-                .collect();
-            resolve_postgres(params, conn, source, env).map_err(invalid)
+        None if conn.contains('=') => {
+            let options = parse_conninfo(conn).map_err(invalid)?;
+            resolve_postgres(options, conn, source, env).map_err(invalid)
         }
         None => Err(invalid(
-            "not a URL (scheme://...) or a libpq key=value string".to_owned(),
+            "not a URL (scheme://...) or a libpq key=value string (libpq would take it as a database name; refused)".to_owned(),
         )),
+    }
+}
+
+/// tokio-postgres' rules: its own `Config` parser, no environment; the user defaults to the
+/// OS user and the database to the user, as the server does.
+fn resolve_tokio_postgres(conn: &str, source: &str, env: &dyn Env) -> Result<Target> {
+    let is_postgres = conn.starts_with("postgres://")
+        || conn.starts_with("postgresql://")
+        || (scheme_of(conn.trim()).is_none() && conn.contains('='));
+    if !is_postgres {
+        return resolve(conn, source, Some(env));
+    }
+    #[cfg(feature = "postgres")]
+    {
+        let invalid = |reason: String| Error::InvalidTarget {
+            source_name: source.to_owned(),
+            masked: mask(conn),
+            reason,
+        };
+        let config: tokio_postgres::Config = conn
+            .parse()
+            .map_err(|e: tokio_postgres::Error| invalid(crate::mask::mask(&e.to_string())))?;
+        if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+            return Err(invalid(
+                "no host: tokio-postgres refuses to connect without one".to_owned(),
+            ));
+        }
+        let mut target = Target::from_postgres_config(&config, source);
+        if target.user.is_none() {
+            let user = libpq::os_user().map_err(invalid)?;
+            target.database.get_or_insert_with(|| user.clone());
+            target.user = Some(user);
+        }
+        target.masked = mask(conn);
+        Ok(target)
+    }
+    #[cfg(not(feature = "postgres"))]
+    {
+        Err(Error::InvalidTarget {
+            source_name: source.to_owned(),
+            masked: mask(conn),
+            reason: "resolving as tokio-postgres does needs the `postgres` feature".to_owned(),
+        })
     }
 }
 
@@ -355,6 +463,30 @@ mod tests {
             err.contains("unsupported scheme `mongodb`") && !err.contains("hunter2"),
             "{err}"
         );
+    }
+
+    #[test]
+    #[cfg(feature = "postgres")]
+    fn tokio_postgres_client_reads_no_environment() {
+        let env = [("PGHOST", "db.prod.example.com"), ("PGPORT", "6543")];
+        let t = Target::resolve_for(
+            Client::TokioPostgres,
+            "host=127.0.0.1 dbname=app_test",
+            "DATABASE_URL",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(t.id(), "postgres://127.0.0.1:5432/app_test");
+        let libpq =
+            Target::resolve_for(Client::Libpq, "dbname=app_test", "DATABASE_URL", &env).unwrap();
+        assert_eq!(libpq.id(), "postgres://db.prod.example.com:6543/app_test");
+        // No host: tokio-postgres would not connect at all.
+        assert!(
+            Target::resolve_for(Client::TokioPostgres, "dbname=x", "DATABASE_URL", &env).is_err()
+        );
+        // Other kinds resolve the same for every client.
+        let r = Target::resolve_for(Client::TokioPostgres, "redis://h/1", "REDIS_URL", &env);
+        assert_eq!(r.unwrap().id(), "redis://h:6379/1");
     }
 
     proptest! {

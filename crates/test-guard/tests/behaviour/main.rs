@@ -2,6 +2,8 @@
 //! PostgreSQL and Redis from the test kit, a fixture crate built with its own target dir.
 //! Every environment is injected (`[(name, value)]`), never set on this process.
 
+// The real libpq (python3 ctypes) against the guard's resolution; needs no feature.
+mod conformance;
 // The fixture enables its own features; this side needs `postgres` to mark a server.
 #[cfg(feature = "postgres")]
 mod fixture;
@@ -13,6 +15,8 @@ mod redis;
 mod refusals;
 #[cfg(feature = "postgres")]
 mod tunnel;
+#[cfg(feature = "postgres")]
+mod resolution;
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
 use preflight_test_guard::{Layer, Refusal, Status};
