@@ -9,6 +9,10 @@ mod fixture;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "scratch")]
+mod scratch;
+#[cfg(all(feature = "scratch", feature = "redis"))]
+mod scratch_redis;
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
 use preflight_test_guard::{Layer, Refusal, Status};
