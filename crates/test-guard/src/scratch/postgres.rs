@@ -260,7 +260,7 @@ impl ScratchServerBuilder {
     /// [`Error::InvalidTarget`] for a URL that does not parse; [`Error::Config`] for a bad
     /// label or guard configuration.
     pub fn build(self) -> Result<ScratchServer> {
-        let config: tokio_postgres::Config =
+        let mut config: tokio_postgres::Config =
             self.url.parse().map_err(|e: tokio_postgres::Error| {
                 let masked = Target::parse(&self.url)
                     .map_or_else(|_| "(unparseable)".to_owned(), |t| t.masked().to_owned());
@@ -270,6 +270,10 @@ impl ScratchServerBuilder {
                     reason: e.to_string(),
                 }
             })?;
+        if config.get_connect_timeout().is_none() {
+            // A server that accepts and never answers must not hang the test run.
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
         let target = Target::from_postgres_config(&config, "scratch server");
         // Surface a bad guard configuration now, not at the first test.
         self.guard.clone().build()?;
