@@ -51,6 +51,7 @@ async fn connect(url: &str) -> Client {
 /// What `#[sqlx::test]` does per test: a new empty database, a connection, the migrations.
 struct Migrating {
     pg_url: String,
+    port: u16,
     files: Vec<String>,
     next: AtomicUsize,
 }
@@ -64,6 +65,7 @@ impl Migrating {
         files.sort();
         Self {
             pg_url: pg.url(),
+            port: pg.port(),
             files: files
                 .iter()
                 .map(|f| std::fs::read_to_string(f).unwrap())
@@ -80,7 +82,11 @@ impl Migrating {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .unwrap();
-        let client = connect(&self.pg_url.replace("/postgres", &format!("/{name}"))).await;
+        let client = connect(&format!(
+            "postgres://postgres@127.0.0.1:{}/{name}",
+            self.port
+        ))
+        .await;
         for sql in &self.files {
             client.batch_execute(sql).await.unwrap();
         }
