@@ -23,9 +23,11 @@ use crate::{GuardBuilder, Target};
 
 const TEMPLATE_PREFIX: &str = "preflight_tpl_";
 const SCRATCH_PREFIX: &str = "preflight_scratch_";
+const POOL_PREFIX: &str = "preflight_pool_";
 const TEMPLATE_COMMENT: &str = "preflight-test-guard scratch template";
 const BUILDING_COMMENT: &str = "preflight-test-guard scratch template (building)";
 const SCRATCH_COMMENT: &str = "preflight-test-guard scratch database";
+const POOL_COMMENT: &str = "preflight-test-guard scratch pool";
 /// The marker value every template and scratch database carries.
 const TEST_MARKER: &str = "test";
 
@@ -91,14 +93,20 @@ struct Inner {
     migrations: Migrations,
     label: String,
     strategy: Strategy,
-    ready: OnceCell<Ready>,
+    pool: usize,
+    ready: OnceCell<Arc<Ready>>,
 }
 
-#[derive(Debug, Clone)]
+/// What the first use found out, shared with every handle (for the pool refill).
+#[derive(Debug)]
 struct Ready {
     template: String,
     server_version: i32,
     marker_setting: String,
+    /// `preflight_pool_<hash10>_`: ready clones of this template.
+    pool_prefix: String,
+    pool: usize,
+    strategy: Strategy,
 }
 
 impl fmt::Debug for ScratchServer {
@@ -124,6 +132,7 @@ pub struct ScratchServerBuilder {
     migrations: Migrations,
     label: Option<String>,
     strategy: Strategy,
+    pool: usize,
 }
 
 impl ScratchServer {
@@ -138,6 +147,7 @@ impl ScratchServer {
             migrations: Migrations::sql(""),
             label: None,
             strategy: Strategy::default(),
+            pool: 2,
         }
     }
 
@@ -160,15 +170,6 @@ impl ScratchServer {
             SEQUENCE.fetch_add(1, Ordering::Relaxed)
         );
         let admin = inner.connect_admin().await?;
-        let q = quote_ident(&name);
-        admin
-            .batch_execute(&format!(
-                "CREATE DATABASE {q} TEMPLATE {}{}",
-                quote_ident(&ready.template),
-                inner.strategy.clause(ready.server_version)
-            ))
-            .await
-            .map_err(|e| inner.fail(format!("cannot create database {name}"), &e))?;
         let handle = ScratchDatabase {
             url: with_dbname(&inner.url, &name),
             config: {
@@ -178,19 +179,21 @@ impl ScratchServer {
             },
             admin: inner.config.clone(),
             server: inner.target.to_string(),
-            force: ready.server_version >= 130_000,
+            ready: Arc::clone(ready),
             name,
             dropped: false,
         };
-        // Database-level settings and comments are not copied from a template.
-        admin
-            .batch_execute(&format!(
-                "COMMENT ON DATABASE {q} IS '{SCRATCH_COMMENT}'; \
-                 ALTER DATABASE {q} SET {} = '{TEST_MARKER}'",
-                ready.marker_setting
-            ))
+        let q = quote_ident(&handle.name);
+        if ready.pool > 0 && adopt(&admin, ready, &handle.name).await {
+            admin
+                .batch_execute(&format!("COMMENT ON DATABASE {q} IS '{SCRATCH_COMMENT}'"))
+                .await
+                .map_err(|e| inner.fail(format!("cannot mark database {}", handle.name), &e))?;
+            return Ok(handle);
+        }
+        create_clone(&admin, ready, &handle.name, SCRATCH_COMMENT)
             .await
-            .map_err(|e| inner.fail(format!("cannot mark database {}", handle.name), &e))?;
+            .map_err(|e| inner.fail(format!("cannot create database {}", handle.name), &e))?;
         Ok(handle)
     }
 
@@ -254,6 +257,16 @@ impl ScratchServerBuilder {
         self
     }
 
+    /// How many ready clones of the template to keep (default 2; 0 turns the pool off).
+    /// A test takes a ready clone by renaming it (no copy, about a millisecond) and the
+    /// drop of its handle clones a new one, so the copy is paid after the test instead of
+    /// before it. The pool stays on the server between runs, like the template, and is
+    /// dropped with the template when the migrations change.
+    pub fn pool(mut self, size: usize) -> Self {
+        self.pool = size;
+        self
+    }
+
     /// Validates the URL and label. Does no I/O.
     ///
     /// # Errors
@@ -305,6 +318,7 @@ impl ScratchServerBuilder {
                 migrations: self.migrations,
                 label,
                 strategy: self.strategy,
+                pool: self.pool,
                 ready: OnceCell::new(),
             }),
         })
@@ -359,7 +373,7 @@ impl Inner {
     }
 
     /// Guard, reaping, template: everything before the first clone.
-    async fn prepare(&self) -> Result<Ready> {
+    async fn prepare(&self) -> Result<Arc<Ready>> {
         // The guard first: nothing is asked of a server that does not pass.
         self.check(vec![self.target.clone()]).await?;
         let marker_setting = self.guard.clone().build()?.marker_setting().to_owned();
@@ -376,8 +390,14 @@ impl Inner {
                   WHERE s.setrole = 0 AND d.datallowconn \
                     AND lower(split_part(c, '=', 1)) = lower($1) \
                     AND d.datname <> pg_catalog.current_database() \
-                    AND NOT starts_with(d.datname, $2) AND NOT starts_with(d.datname, $3)",
-                &[&marker_setting, &TEMPLATE_PREFIX, &SCRATCH_PREFIX],
+                    AND NOT starts_with(d.datname, $2) AND NOT starts_with(d.datname, $3) \
+                    AND NOT starts_with(d.datname, $4)",
+                &[
+                    &marker_setting,
+                    &TEMPLATE_PREFIX,
+                    &SCRATCH_PREFIX,
+                    &POOL_PREFIX,
+                ],
             )
             .await
             .map_err(|e| self.fail("cannot list marked databases", &e))?;
@@ -419,11 +439,14 @@ impl Inner {
             .execute("SELECT pg_advisory_unlock($1)", &[&key])
             .await;
         built?;
-        Ok(Ready {
+        Ok(Arc::new(Ready {
             template,
             server_version,
             marker_setting,
-        })
+            pool_prefix: format!("{POOL_PREFIX}{}_", &hash[..10]),
+            pool: self.pool,
+            strategy: self.strategy,
+        }))
     }
 
     /// Under the lock: reuses a complete template, or drops a half-built one and builds it.
@@ -564,6 +587,7 @@ impl Inner {
                 continue;
             }
             let _ = admin.batch_execute("SET lock_timeout = '2s'").await;
+            drop_pool(admin, &format!("{POOL_PREFIX}{}_", &rest[..10]), force).await;
             match drop_template(admin, &name, force).await {
                 Ok(()) => {
                     tracing::info!(template = name, "dropped an old scratch template");
@@ -573,6 +597,111 @@ impl Inner {
                 }
             }
             let _ = admin.batch_execute("RESET lock_timeout").await;
+        }
+    }
+}
+
+/// Takes a ready clone from the pool by renaming it to `name`. Another process may take
+/// the same one first (it is then gone); a few are tried, in random order, before giving up.
+async fn adopt(admin: &Client, ready: &Ready, name: &str) -> bool {
+    let Ok(rows) = admin
+        .query(
+            "SELECT datname FROM pg_catalog.pg_database \
+              WHERE starts_with(datname, $1) \
+                AND pg_catalog.shobj_description(oid, 'pg_database') = $2 \
+              ORDER BY random() LIMIT 3",
+            &[&ready.pool_prefix, &POOL_COMMENT],
+        )
+        .await
+    else {
+        return false;
+    };
+    for row in rows {
+        let pooled: String = row.get(0);
+        let renamed = admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                quote_ident(&pooled),
+                quote_ident(name)
+            ))
+            .await;
+        match renamed {
+            Ok(()) => return true,
+            Err(e) => {
+                tracing::debug!(database = pooled, error = %e, "pooled clone taken by another")
+            }
+        }
+    }
+    false
+}
+
+/// `CREATE DATABASE name TEMPLATE …`, then the comment and the `test` marker (settings and
+/// comments are not copied from a template).
+async fn create_clone(
+    admin: &Client,
+    ready: &Ready,
+    name: &str,
+    comment: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let q = quote_ident(name);
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE {q} TEMPLATE {}{}",
+            quote_ident(&ready.template),
+            ready.strategy.clause(ready.server_version)
+        ))
+        .await?;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {q} SET {} = '{TEST_MARKER}'; COMMENT ON DATABASE {q} IS '{comment}'",
+            ready.marker_setting
+        ))
+        .await
+}
+
+/// Tops the pool up by one clone when it holds fewer than its size. Best effort.
+async fn refill(admin: &Client, ready: &Ready) {
+    let held: i64 = match admin
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_database WHERE starts_with(datname, $1)",
+            &[&ready.pool_prefix],
+        )
+        .await
+    {
+        Ok(row) => row.get(0),
+        Err(_) => return,
+    };
+    if usize::try_from(held).unwrap_or(usize::MAX) >= ready.pool {
+        return;
+    }
+    let name = format!(
+        "{}{}_{}",
+        ready.pool_prefix,
+        Owner::current().stamp(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    );
+    if let Err(e) = create_clone(admin, ready, &name, POOL_COMMENT).await {
+        tracing::warn!(database = name, error = %e, "cannot refill the scratch pool");
+    }
+}
+
+/// Drops every finished pool database under `prefix` (those of a replaced template).
+async fn drop_pool(admin: &Client, prefix: &str, force: bool) {
+    let Ok(rows) = admin
+        .query(
+            "SELECT datname FROM pg_catalog.pg_database \
+              WHERE starts_with(datname, $1) \
+                AND pg_catalog.shobj_description(oid, 'pg_database') = $2",
+            &[&prefix, &POOL_COMMENT],
+        )
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let name: String = row.get(0);
+        if let Err(e) = drop_database(admin, &name, force).await {
+            tracing::warn!(database = name, error = %e, "cannot drop an old pooled clone");
         }
     }
 }
@@ -598,9 +727,11 @@ async fn reap(admin: &Client, force: bool) {
     let rows = match admin
         .query(
             "SELECT datname FROM pg_catalog.pg_database \
-              WHERE starts_with(datname, $1) \
-                AND coalesce(pg_catalog.shobj_description(oid, 'pg_database'), $2) = $2",
-            &[&SCRATCH_PREFIX, &SCRATCH_COMMENT],
+              WHERE (starts_with(datname, $1) \
+                     AND coalesce(pg_catalog.shobj_description(oid, 'pg_database'), $2) = $2) \
+                 OR (starts_with(datname, $3) \
+                     AND pg_catalog.shobj_description(oid, 'pg_database') IS NULL)",
+            &[&SCRATCH_PREFIX, &SCRATCH_COMMENT, &POOL_PREFIX],
         )
         .await
     {
@@ -626,11 +757,20 @@ async fn reap(admin: &Client, force: bool) {
     }
 }
 
-/// A scratch name is `preflight_scratch_<host>_<pid>_<start>_<seq>`; anything else is
-/// not judged (so not reaped).
+/// A scratch name is `preflight_scratch_<host>_<pid>_<start>_<seq>`, a pool name
+/// `preflight_pool_<hash10>_<host>_<pid>_<start>_<seq>` (judged only while its creation
+/// was unfinished: a finished pool database belongs to the template, not to a process);
+/// anything else is not judged (so not reaped).
 fn owner_is_gone(name: &str) -> bool {
-    let Some(rest) = name.strip_prefix(SCRATCH_PREFIX) else {
-        return false;
+    let rest = match name.strip_prefix(SCRATCH_PREFIX) {
+        Some(rest) => rest,
+        None => match name.strip_prefix(POOL_PREFIX).and_then(|rest| {
+            rest.get(11..)
+                .filter(|_| rest.as_bytes().get(10) == Some(&b'_'))
+        }) {
+            Some(rest) => rest,
+            None => return false,
+        },
     };
     match Owner::parse_stamp(rest) {
         Some((owner, seq)) if !seq.is_empty() && seq.chars().all(|c| c.is_ascii_digit()) => {
@@ -713,7 +853,7 @@ pub struct ScratchDatabase {
     config: tokio_postgres::Config,
     admin: tokio_postgres::Config,
     server: String,
-    force: bool,
+    ready: Arc<Ready>,
     dropped: bool,
 }
 
@@ -778,9 +918,14 @@ impl ScratchDatabase {
             ),
         };
         let admin = connect(&self.admin).await.map_err(|e| fail(&e))?;
-        drop_database(&admin, &self.name, self.force)
+        let ready = &*self.ready;
+        drop_database(&admin, &self.name, ready.server_version >= 130_000)
             .await
-            .map_err(|e| fail(&e))
+            .map_err(|e| fail(&e))?;
+        if ready.pool > 0 {
+            refill(&admin, ready).await;
+        }
+        Ok(())
     }
 }
 
@@ -839,6 +984,18 @@ mod tests {
             dead.stamp()
         )));
         assert!(!owner_is_gone(&format!("{SCRATCH_PREFIX}{}_3", me.stamp())));
+        assert!(owner_is_gone(&format!(
+            "{POOL_PREFIX}0123456789_{}_3",
+            dead.stamp()
+        )));
+        assert!(!owner_is_gone(&format!(
+            "{POOL_PREFIX}0123456789_{}_3",
+            me.stamp()
+        )));
+        assert!(!owner_is_gone(&format!(
+            "{POOL_PREFIX}012345678_{}_3",
+            dead.stamp()
+        )));
         for not_ours in [
             format!("{SCRATCH_PREFIX}{}", dead.stamp()),
             format!("{SCRATCH_PREFIX}{}_x", dead.stamp()),

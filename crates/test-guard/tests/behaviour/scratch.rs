@@ -195,7 +195,19 @@ async fn the_template_is_reused_across_runs_and_rebuilt_when_a_migration_changes
     let db = run3.database().await.unwrap();
     let rebuilt = run3.template().unwrap().to_owned();
     assert_ne!(rebuilt, template);
-    assert_eq!(databases(&pg, "preflight_tpl_app_"), [rebuilt]);
+    assert_eq!(databases(&pg, "preflight_tpl_app_"), [rebuilt.clone()]);
+    drop(db);
+    // The old template's pooled clones went with it; the new ones are clones of the new.
+    let hash = &rebuilt["preflight_tpl_app_".len()..][..10];
+    let pooled = databases(&pg, "preflight_pool_");
+    assert!(!pooled.is_empty());
+    assert!(
+        pooled
+            .iter()
+            .all(|p| p.starts_with(&format!("preflight_pool_{hash}_"))),
+        "{pooled:?}"
+    );
+    let db = run3.database().await.unwrap();
     assert_eq!(
         count(
             &db,
@@ -370,6 +382,23 @@ async fn nothing_is_left_after_drops_panics_and_blocking_use() {
         assert_eq!(scratch_databases(&pg).len(), 2);
     }
     assert_eq!(scratch_databases(&pg), Vec::<String>::new());
+
+    // The pool: ready clones of the template, kept between runs on purpose (like the
+    // template). A test takes one by renaming it; its drop clones a replacement.
+    let pooled = databases(&pg, "preflight_pool_");
+    assert_eq!(pooled.len(), 2, "{pooled:?}");
+    let db = server.database().await.unwrap();
+    assert_eq!(databases(&pg, "preflight_pool_").len(), 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM account_item").await, 0);
+    let marker = guard()
+        .build()
+        .unwrap()
+        .read_marker(&Target::from_postgres_config(db.config(), "scratch"))
+        .await
+        .unwrap();
+    assert_eq!(marker.value.as_deref(), Some("test"));
+    drop(db);
+    assert_eq!(databases(&pg, "preflight_pool_").len(), 2);
 
     // A test that panics while holding a database and an open connection to it.
     let in_task = server.clone();
