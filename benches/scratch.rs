@@ -1,8 +1,9 @@
 //! test-guard scratch databases: the time to a ready, migrated, isolated PostgreSQL database
 //! for one test, side by side in one run:
 //!
-//! - a scratch database cloned from the migrated template (`STRATEGY = FILE_COPY` and
-//!   `WAL_LOG`), connected;
+//! - a scratch database taken from the pool of ready clones (the default: a rename), and
+//!   cloned from the migrated template on demand (`STRATEGY = FILE_COPY` and `WAL_LOG`),
+//!   connected; the drop (which refills the pool) is timed apart;
 //! - what `#[sqlx::test]` does: create an empty database, connect, run the migrations.
 //!
 //! The schema is the committed fixture `crates/test-guard/tests/fixtures/scratch_schema`
@@ -33,11 +34,12 @@ fn schema() -> &'static Path {
     ))
 }
 
-fn scratch_server(url: &str, strategy: Strategy) -> ScratchServer {
+fn scratch_server(url: &str, strategy: Strategy, pool: usize) -> ScratchServer {
     ScratchServer::builder(url)
         .migrations(Migrations::dir(schema()))
         .guard(Guard::builder().clear_target_vars().libpq_env(false))
         .strategy(strategy)
+        .pool(pool)
         .build()
         .unwrap()
 }
@@ -150,8 +152,9 @@ fn side_by_side(c: &mut Criterion) {
         .build()
         .unwrap();
     let url = pg.url();
-    let file_copy = scratch_server(&url, Strategy::FileCopy);
-    let wal_log = scratch_server(&url, Strategy::WalLog);
+    let file_copy = scratch_server(&url, Strategy::FileCopy, 0);
+    let wal_log = scratch_server(&url, Strategy::WalLog, 0);
+    let pooled = scratch_server(&url, Strategy::FileCopy, 2);
     let migrating = Migrating::new(&pg);
     // Build the template (once per schema and server) outside the measurement.
     let started = Instant::now();
@@ -161,6 +164,7 @@ fn side_by_side(c: &mut Criterion) {
         ms(started.elapsed())
     );
     drop(rt.block_on(wal_log.database()).unwrap());
+    drop(rt.block_on(pooled.database()).unwrap()); // fills the pool
 
     // Percentiles first (criterion reports means), each way on a quiet server.
     let n = 40;
@@ -179,6 +183,11 @@ fn side_by_side(c: &mut Criterion) {
     };
     let p_file = measure("scratch from template, FILE_COPY", n, scratch(&file_copy));
     let p_wal = measure("scratch from template, WAL_LOG", n, scratch(&wal_log));
+    let p_pool = measure(
+        "scratch from the pool (default; drop refills)",
+        n,
+        scratch(&pooled),
+    );
     let p_migrate = measure("fresh database + migrations (sqlx::test)", n / 2, || {
         rt.block_on(async {
             let start = Instant::now();
@@ -201,7 +210,8 @@ fn side_by_side(c: &mut Criterion) {
         }
     });
     println!(
-        "speed-up at p50: FILE_COPY {:.1}x, WAL_LOG {:.1}x faster than migrating",
+        "speed-up at p50: pool {:.1}x, FILE_COPY {:.1}x, WAL_LOG {:.1}x faster than migrating",
+        p_migrate.as_secs_f64() / p_pool.as_secs_f64(),
         p_migrate.as_secs_f64() / p_file.as_secs_f64(),
         p_migrate.as_secs_f64() / p_wal.as_secs_f64(),
     );
@@ -210,6 +220,7 @@ fn side_by_side(c: &mut Criterion) {
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(8));
     for (name, server) in [
+        ("scratch from the pool", &pooled),
         ("scratch FILE_COPY", &file_copy),
         ("scratch WAL_LOG", &wal_log),
     ] {
@@ -244,7 +255,7 @@ fn side_by_side(c: &mut Criterion) {
     });
     group.finish();
 
-    parallel(&pg, &file_copy);
+    parallel(&pg, &pooled);
 }
 
 /// 100 tests, 16 at a time, each on its own runtime like `#[tokio::test]`: create, connect,

@@ -628,7 +628,7 @@ async fn adopt(admin: &Client, ready: &Ready, name: &str) -> bool {
         match renamed {
             Ok(()) => return true,
             Err(e) => {
-                tracing::debug!(database = pooled, error = %e, "pooled clone taken by another")
+                tracing::debug!(database = pooled, error = %e, "pooled clone taken by another");
             }
         }
     }

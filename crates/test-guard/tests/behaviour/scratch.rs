@@ -195,7 +195,10 @@ async fn the_template_is_reused_across_runs_and_rebuilt_when_a_migration_changes
     let db = run3.database().await.unwrap();
     let rebuilt = run3.template().unwrap().to_owned();
     assert_ne!(rebuilt, template);
-    assert_eq!(databases(&pg, "preflight_tpl_app_"), [rebuilt.clone()]);
+    assert_eq!(
+        databases(&pg, "preflight_tpl_app_"),
+        std::slice::from_ref(&rebuilt)
+    );
     drop(db);
     // The old template's pooled clones went with it; the new ones are clones of the new.
     let hash = &rebuilt["preflight_tpl_app_".len()..][..10];
