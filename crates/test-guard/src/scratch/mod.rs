@@ -7,7 +7,9 @@
 //!   of their content, and reused by every later run until they change. Concurrent test
 //!   processes wait on an advisory lock instead of racing. The template accepts no
 //!   connections once built (a clone needs it idle).
-//! - **A database per test**, cloned with `CREATE DATABASE … TEMPLATE` (see [`Strategy`]),
+//! - **A database per test**, taken from a small pool of ready clones by renaming it (the
+//!   drop of the handle clones the replacement; see [`ScratchServerBuilder::pool`]) or
+//!   cloned with `CREATE DATABASE … TEMPLATE` (see [`Strategy`]),
 //!   named `preflight_scratch_<host>_<pid>_<start time>_<n>`, handed over as a connection
 //!   string and a `tokio_postgres::Config`, and dropped when the handle drops, panics
 //!   included. A killed process drops nothing: the next run reaps databases whose owner is
