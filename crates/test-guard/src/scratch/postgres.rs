@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::OnceCell;
 use tokio_postgres::{Client, NoTls};
@@ -28,6 +29,8 @@ const TEMPLATE_COMMENT: &str = "preflight-test-guard scratch template";
 const BUILDING_COMMENT: &str = "preflight-test-guard scratch template (building)";
 const SCRATCH_COMMENT: &str = "preflight-test-guard scratch database";
 const POOL_COMMENT: &str = "preflight-test-guard scratch pool";
+/// How long to wait for a template another process is building.
+const BUILD_WAIT: Duration = Duration::from_secs(300);
 /// The marker value every template and scratch database carries.
 const TEST_MARKER: &str = "test";
 
@@ -285,7 +288,7 @@ impl ScratchServerBuilder {
             })?;
         if config.get_connect_timeout().is_none() {
             // A server that accepts and never answers must not hang the test run.
-            config.connect_timeout(std::time::Duration::from_secs(10));
+            config.connect_timeout(Duration::from_secs(10));
         }
         let target = Target::from_postgres_config(&config, "scratch server");
         // Surface a bad guard configuration now, not at the first test.
@@ -459,28 +462,43 @@ impl Inner {
         force: bool,
     ) -> Result<()> {
         let q = quote_ident(template);
-        let existing = admin
-            .query_opt(
-                "SELECT datistemplate AND NOT datallowconn, \
-                        pg_catalog.shobj_description(oid, 'pg_database') \
-                   FROM pg_catalog.pg_database WHERE datname = $1",
-                &[&template],
-            )
-            .await
-            .map_err(|e| self.fail("cannot look up the template", &e))?;
-        if let Some(row) = existing {
+        // Advisory locks are per database: a process that gave another database of this
+        // server as its URL is not held off by our lock. A half-built template with a
+        // session on it is such a builder at work: wait for it (bounded) rather than drop
+        // it. Without sessions, its builder is gone: drop and rebuild.
+        let deadline = tokio::time::Instant::now() + BUILD_WAIT;
+        loop {
+            let existing = admin
+                .query_opt(
+                    "SELECT datistemplate AND NOT datallowconn, \
+                            pg_catalog.shobj_description(oid, 'pg_database'), \
+                            (SELECT count(*) FROM pg_catalog.pg_stat_activity a \
+                              WHERE a.datid = d.oid) \
+                       FROM pg_catalog.pg_database d WHERE datname = $1",
+                    &[&template],
+                )
+                .await
+                .map_err(|e| self.fail("cannot look up the template", &e))?;
+            let Some(row) = existing else { break };
             let complete: bool = row.get(0);
             let comment: Option<String> = row.get(1);
+            let sessions: i64 = row.get(2);
             match comment.as_deref() {
                 Some(TEMPLATE_COMMENT) if complete => {
                     tracing::debug!(template, "reusing scratch template");
                     return Ok(());
+                }
+                Some(TEMPLATE_COMMENT | BUILDING_COMMENT)
+                    if sessions > 0 && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Some(TEMPLATE_COMMENT | BUILDING_COMMENT) => {
                     tracing::info!(template, "dropping a half-built scratch template");
                     drop_template(admin, template, force)
                         .await
                         .map_err(|e| self.fail(format!("cannot drop {template}"), &e))?;
+                    break;
                 }
                 _ => {
                     return Err(Error::Scratch {

@@ -601,3 +601,96 @@ async fn a_sigkilled_run_is_reaped_by_the_next_run() {
         [foreign, "preflight_scratch_manual".to_owned()]
     );
 }
+
+#[tokio::test]
+async fn a_template_another_process_is_building_is_waited_for_not_dropped() {
+    let pg = require!(PostgresServer::start());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let migrations = |runs: Arc<AtomicUsize>| {
+        Migrations::from_fn("wait-v1", move |ctx| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            async move {
+                ctx.client.batch_execute("CREATE TABLE t (id int)").await?;
+                Ok(())
+            }
+        })
+    };
+    let first = server(&pg.url(), migrations(Arc::clone(&runs)));
+    drop(first.database().await.unwrap());
+    let template = first.template().unwrap().to_owned();
+    let oid = pg
+        .psql(
+            "postgres",
+            &format!("SELECT oid FROM pg_database WHERE datname = '{template}'"),
+        )
+        .unwrap();
+
+    // Put the template back in the state a builder on another admin database (not held
+    // off by our advisory lock) leaves it in while migrating: unsealed, with a session.
+    pg.psql(
+        "postgres",
+        &format!(
+            "ALTER DATABASE {template} WITH IS_TEMPLATE false ALLOW_CONNECTIONS true; \
+             COMMENT ON DATABASE {template} IS 'preflight-test-guard scratch template (building)'"
+        ),
+    )
+    .unwrap();
+    let (builder, conn) =
+        tokio_postgres::connect(&pg.url_for("postgres", &template), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    let builder_conn = tokio::spawn(conn);
+
+    let next = server(&pg.url(), migrations(Arc::clone(&runs)));
+    let waiting = tokio::spawn(async move { next.database().await.map(|db| (next, db)) });
+    // Wait (bounded) until the next run has looked at the half-built template at least
+    // once: its admin session's last query is the lookup. Dropping it then would have
+    // killed this session.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let looked: i64 = builder
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                  WHERE query LIKE '%pg_stat_activity a%' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if looked > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the next run never looked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!waiting.is_finished(), "did not wait for the builder");
+    // The "builder" finishes: closes its session and seals the template.
+    builder.simple_query("SELECT 1").await.unwrap();
+    drop(builder);
+    builder_conn.await.unwrap().unwrap();
+    pg.psql(
+        "postgres",
+        &format!(
+            "ALTER DATABASE {template} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true; \
+             COMMENT ON DATABASE {template} IS 'preflight-test-guard scratch template'"
+        ),
+    )
+    .unwrap();
+    let (next, db) = waiting.await.unwrap().unwrap();
+    assert_eq!(next.template(), Some(template.as_str()));
+    let oid_after = pg
+        .psql(
+            "postgres",
+            &format!("SELECT oid FROM pg_database WHERE datname = '{template}'"),
+        )
+        .unwrap();
+    assert_eq!(
+        oid_after, oid,
+        "the template was dropped and rebuilt instead of awaited"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM t").await, 0);
+}
