@@ -494,11 +494,17 @@ async fn child_holds_scratch_databases() {
         return;
     };
     let server = server(&url, Migrations::dir(schema()));
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        let db = server.database().await.unwrap();
+    // The one-line helpers (their server comes from PREFLIGHT_SCRATCH_URL, set for this
+    // child only) and a built server.
+    let held = [
+        preflight_test_guard::scratch::postgres(schema())
+            .await
+            .unwrap(),
+        preflight_test_guard::scratch::postgres_blocking(schema()).unwrap(),
+        server.database().await.unwrap(),
+    ];
+    for db in &held {
         println!("SCRATCH {}", db.name());
-        held.push(db);
     }
     #[cfg(feature = "redis")]
     let _keys = if let Ok(url) = std::env::var(CHILD_REDIS) {
@@ -532,7 +538,7 @@ pub(crate) fn run_child_and_kill(vars: &[(&str, &str)]) -> Vec<String> {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         // libtest's `test name ... ` may share the line with the first output.
@@ -554,7 +560,7 @@ pub(crate) fn run_child_and_kill(vars: &[(&str, &str)]) -> Vec<String> {
 async fn a_sigkilled_run_is_reaped_by_the_next_run() {
     let pg = require!(PostgresServer::start());
     let url = pg.url();
-    let lines = run_child_and_kill(&[(CHILD_PG, &url)]);
+    let lines = run_child_and_kill(&[(CHILD_PG, &url), ("PREFLIGHT_SCRATCH_URL", &url)]);
     let orphans: Vec<String> = lines
         .iter()
         .filter_map(|l| l.strip_prefix("SCRATCH ").map(str::to_owned))

@@ -42,12 +42,15 @@ async fn keys(url: &str, db: i64) -> Vec<String> {
 
 /// What the SIGKILLed child claims: one database index and one prefix.
 pub(crate) async fn child_claims(url: &str) -> Vec<ScratchKeys> {
-    let mut held = Vec::new();
-    for mode in [KeyspaceMode::Auto, KeyspaceMode::Prefix] {
-        let keys = server(url, mode).keyspace().await.unwrap();
+    // The one-line helper (PREFLIGHT_SCRATCH_REDIS_URL is set for the child only) claims
+    // an index; a built server in prefix mode takes a prefix.
+    let held = vec![
+        preflight_test_guard::scratch::redis().await.unwrap(),
+        server(url, KeyspaceMode::Prefix).keyspace().await.unwrap(),
+    ];
+    for keys in &held {
         let mut c = keys.connect().await.unwrap();
         let _: () = c.set(keys.key("left"), "behind").await.unwrap();
-        held.push(keys);
     }
     held
 }
@@ -156,6 +159,8 @@ async fn a_sigkilled_run_s_key_spaces_are_reaped_by_the_next_run() {
     let lines = crate::scratch::run_child_and_kill(&[
         ("PREFLIGHT_SCRATCH_TEST_CHILD_PG", &pg.url()),
         ("PREFLIGHT_SCRATCH_TEST_CHILD_REDIS", &url),
+        ("PREFLIGHT_SCRATCH_URL", &pg.url()),
+        ("PREFLIGHT_SCRATCH_REDIS_URL", &url),
     ]);
     let spaces: Vec<&str> = lines
         .iter()
