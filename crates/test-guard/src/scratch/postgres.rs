@@ -746,10 +746,18 @@ async fn reap(admin: &Client, force: bool) {
         .query(
             "SELECT datname FROM pg_catalog.pg_database \
               WHERE (starts_with(datname, $1) \
-                     AND coalesce(pg_catalog.shobj_description(oid, 'pg_database'), $2) = $2) \
+                     AND coalesce(pg_catalog.shobj_description(oid, 'pg_database'), $2) \
+                         IN ($2, $4)) \
                  OR (starts_with(datname, $3) \
                      AND pg_catalog.shobj_description(oid, 'pg_database') IS NULL)",
-            &[&SCRATCH_PREFIX, &SCRATCH_COMMENT, &POOL_PREFIX],
+            // A scratch name with the pool's comment: killed between taking a pooled
+            // clone (rename) and recommenting it.
+            &[
+                &SCRATCH_PREFIX,
+                &SCRATCH_COMMENT,
+                &POOL_PREFIX,
+                &POOL_COMMENT,
+            ],
         )
         .await
     {

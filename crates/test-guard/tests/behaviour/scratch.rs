@@ -589,6 +589,15 @@ async fn a_sigkilled_run_is_reaped_by_the_next_run() {
     .unwrap();
     pg.psql("postgres", "CREATE DATABASE preflight_scratch_manual")
         .unwrap();
+    // The dead run was killed right after renaming a pooled clone, before recommenting it.
+    let renamed = format!("preflight_scratch_{me_dead_stamp}7");
+    pg.psql("postgres", &format!("CREATE DATABASE {renamed}"))
+        .unwrap();
+    pg.psql(
+        "postgres",
+        &format!("COMMENT ON DATABASE {renamed} IS 'preflight-test-guard scratch pool'"),
+    )
+    .unwrap();
 
     // The next run (a new server handle) reaps on first use.
     let next = server(&url, Migrations::dir(schema()));
