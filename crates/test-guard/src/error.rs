@@ -57,6 +57,35 @@ pub enum Error {
         /// The feature to enable.
         feature: &'static str,
     },
+
+    /// A scratch database or key space was not created: the server did not pass the
+    /// guard. The refusal lists every failed check.
+    #[cfg(feature = "scratch")]
+    #[error("no scratch database on a server the guard refuses: {refusal}")]
+    Refused {
+        /// The guard's refusal.
+        refusal: Box<crate::Refusal>,
+    },
+
+    /// A migration failed while a scratch template was built.
+    #[cfg(feature = "scratch")]
+    #[error("migration {migration} failed: {reason}")]
+    Migration {
+        /// The file (with line when the server reported a position) or `inline SQL`.
+        migration: String,
+        /// What the server or the migration function said.
+        reason: String,
+    },
+
+    /// Creating, cloning or dropping a scratch database or key space failed.
+    #[cfg(feature = "scratch")]
+    #[error("scratch on {target}: {reason}")]
+    Scratch {
+        /// The server, password masked.
+        target: String,
+        /// What failed.
+        reason: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

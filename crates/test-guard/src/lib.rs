@@ -66,6 +66,10 @@
 //! - [`Guard::set_marker`], [`Guard::read_marker`], [`Guard::clear_marker`]: mark production
 //!   once (`production`), or mark a test database (`test`) on a host no rule allows.
 //!
+//! - [`scratch`] (feature `scratch`): a migrated scratch database per test, cloned from a
+//!   template in milliseconds, only on a server the guard clears; a Redis key space per
+//!   test with `redis`.
+//!
 //! The `guard` example is a CLI for all of this and works as a nextest setup script.
 //!
 //! # Crate features
@@ -74,6 +78,8 @@
 //!   cannot be asked and is refused).
 //! - `redis`: live Redis markers (redis on tokio, no TLS: `rediss://` targets are refused).
 //! - `test-binary`: `guard_test_binary!` (re-exports `ctor`).
+//! - `scratch`: scratch databases and key spaces for tests ([`scratch`]; implies
+//!   `postgres`, and Redis key spaces with `redis`).
 //! - `full`: all of the above.
 //!
 //! Without `postgres` / `redis` the flag, environment and target layers still run, with no
@@ -93,6 +99,9 @@ mod mask;
 mod pg_config;
 mod report;
 mod rules;
+#[cfg(feature = "scratch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scratch")))]
+pub mod scratch;
 mod target;
 #[cfg(feature = "test-binary")]
 mod test_binary;

@@ -17,6 +17,10 @@ mod refusals;
 mod tunnel;
 #[cfg(feature = "postgres")]
 mod resolution;
+#[cfg(feature = "scratch")]
+mod scratch;
+#[cfg(all(feature = "scratch", feature = "redis"))]
+mod scratch_redis;
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
 use preflight_test_guard::{Layer, Refusal, Status};
