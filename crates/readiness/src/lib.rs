@@ -67,7 +67,7 @@ pub use duration::parse_duration;
 pub use error::{Error, Result};
 pub use event::{Event, EventKind};
 pub use health::Health;
-pub use policy::{Policy, PolicyBuilder, Schedule};
+pub use policy::{Cadence, Policy, PolicyBuilder, Schedule, StartBackoff};
 pub use probe::{Probe, ProbeContext, ProbeFailure, ProbeFuture};
 pub use report::{Report, TargetStatus};
 pub use target::Target;
