@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use preflight_readiness::{
     Cadence, Error, EventKind, Health, Policy, PolicyBuilder, StartBackoff, Target, Wait,
 };
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -153,6 +153,9 @@ async fn fails_n_times_then_ready_after_n_plus_one_attempts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ready_at_t_is_noticed_after_t() {
     let at = Duration::from_millis(300);
+    // The service's clock starts inside `start`, so it is ready no earlier than `at`
+    // after this instant.
+    let before = Instant::now();
     let service = Scripted::start(move |_, t| {
         if t < at {
             Answer::NotReady
@@ -166,8 +169,8 @@ async fn ready_at_t_is_noticed_after_t() {
         .run()
         .await
         .unwrap();
+    assert!(before.elapsed() >= at, "ready before the service was");
     let status = &report.targets[0];
-    assert!(status.elapsed >= at - 20 * MS, "{:?}", status.elapsed);
     assert!(
         status.elapsed < at + Duration::from_secs(5),
         "{:?}",
@@ -662,11 +665,27 @@ async fn localhost_reaches_a_service_on_ipv6_loopback_only() {
         .await
         .expect("this test needs the IPv6 loopback (::1)");
     let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(tokio::sync::Notify::new());
+    let notify = Arc::clone(&accepted);
     let accepter = tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                .await;
+            notify.notify_one();
+            tokio::spawn(async move {
+                // Read the request before answering: closing a socket with unread data
+                // resets the connection, and the client may see the reset first.
+                let mut request = Vec::new();
+                let mut buf = [0_u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+                let _ = stream.shutdown().await;
+            });
         }
     });
     let mut specs = vec![
@@ -685,6 +704,10 @@ async fn localhost_reaches_a_service_on_ipv6_loopback_only() {
             .await
             .unwrap_or_else(|e| panic!("{spec}: {e}"));
         assert_eq!(report.targets[0].attempts, 1, "{spec}");
+        // It was this ::1 listener that answered, not something on 127.0.0.1.
+        tokio::time::timeout(GENEROUS, accepted.notified())
+            .await
+            .unwrap_or_else(|_| panic!("{spec}: the ::1 listener saw no connection"));
     }
     accepter.abort();
 }
