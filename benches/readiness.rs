@@ -4,12 +4,15 @@
 //!   ready at a random moment while `Wait::run` (default policy) is waiting; the figure is
 //!   the time from the moment it became ready (listener bound) to `run` returning. Redis
 //!   and PostgreSQL are real servers from the test kit behind a loopback TCP relay that
-//!   starts listening at the random moment, so "ready" is a sharp instant.
+//!   starts listening at the random moment, so "ready" is a sharp instant. Two moments:
+//!   early (20-220 ms, 10 ms start interval) and late (1.2-1.5 s, after the start
+//!   backoff slowed it to 20 ms). A bench that cannot start Redis or PostgreSQL fails.
 //! - The cost of one successful attempt against a service that is already up (TCP, Redis,
 //!   PostgreSQL on loopback, no relay).
 //! - The same for `wait-for-it` (Debian package), run side by side when it is installed.
 //! - CPU while waiting on a refused port: process CPU time (utime + stime from
-//!   `/proc/self/stat`) over 12 s of waiting, as a share of one core.
+//!   `/proc/self/stat`) over 12 s of waiting (after 1.5 s), as a share of one core, with
+//!   the default policy and with the start backoff off, side by side.
 //! - 1,000 TCP targets at once: all refused for a while, then all listeners open; the
 //!   figure is the time from the last listener opening to `run` returning.
 //! - Deadline overshoot against a black hole (accepts, never answers).
@@ -26,11 +29,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const TRIALS: usize = 40;
+/// Trials for services that become ready late (each takes 1.2-1.5 s).
+const LATE_TRIALS: usize = 20;
 /// How long CPU is measured while waiting. `/proc/self/stat` counts 10 ms ticks (±0.08 %
 /// of a core over 12 s, ±0.25 % over 4 s), but under gVisor the accounting itself is
 /// noisier: the same build read 0.4 % to 1.8 % for one target over 12 s. Compare
 /// several runs, not one.
 const CPU_PERIOD: Duration = Duration::from_secs(12);
+/// Waiting before the CPU is measured: past the default start backoff (1 s).
+const CPU_WARMUP: Duration = Duration::from_millis(1500);
 
 fn main() {
     // `cargo bench --bench readiness -- cpu` runs only the sections whose name contains
@@ -50,59 +57,60 @@ fn main() {
     println!("{:<52} {:>9} {:>9} {:>9}", "what", "p50", "p95", "max");
 
     if wanted("detect") {
-        let tcp = runtime.block_on(latency(
-            &mut rng,
-            |port| {
-                Box::pin(async move {
-                    Service::Plain(TcpListener::bind(("127.0.0.1", port)).await.unwrap())
-                })
-            },
-            |port| format!("tcp://127.0.0.1:{port}"),
-        ));
-        row("detect: TCP listener opens", &tcp);
+        // Redis and PostgreSQL are real servers: a bench that cannot start them fails
+        // instead of printing a table without their rows.
+        let redis = RedisServer::start()
+            .unwrap_or_else(|e| panic!("detect: cannot start Redis (redis-server): {e}"));
+        let pg = PostgresServer::start()
+            .unwrap_or_else(|e| panic!("detect: cannot start PostgreSQL (initdb, pg_ctl): {e}"));
+        let (redis_port, pg_port) = (redis.port(), pg.port());
+        for when in [Readiness::Early, Readiness::Late] {
+            let tcp = runtime.block_on(latency(
+                &mut rng,
+                when,
+                |port| {
+                    Box::pin(async move {
+                        Service::Plain(TcpListener::bind(("127.0.0.1", port)).await.unwrap())
+                    })
+                },
+                |port| format!("tcp://127.0.0.1:{port}"),
+            ));
+            row(
+                &format!("detect {}: TCP listener opens", when.label()),
+                &tcp,
+            );
 
-        let http = runtime.block_on(latency(
-            &mut rng,
-            |port| Box::pin(async move { Service::Http(http_server(port).await) }),
-            |port| format!("http://127.0.0.1:{port}/health"),
-        ));
-        row("detect: HTTP server starts answering 200", &http);
+            let http = runtime.block_on(latency(
+                &mut rng,
+                when,
+                |port| Box::pin(async move { Service::Http(http_server(port).await) }),
+                |port| format!("http://127.0.0.1:{port}/health"),
+            ));
+            row(&format!("detect {}: HTTP answers 200", when.label()), &http);
 
-        match RedisServer::start() {
-            Ok(redis) => {
-                let upstream = redis.port();
-                let redis_latency = runtime.block_on(latency(
-                    &mut rng,
-                    move |port| {
-                        Box::pin(async move { Service::Relay(relay(port, upstream).await) })
-                    },
-                    |port| format!("redis://127.0.0.1:{port}"),
-                ));
-                row(
-                    "detect: Redis (real, behind relay) PING->PONG",
-                    &redis_latency,
-                );
-            }
-            Err(e) => println!("detect: Redis skipped: {e}"),
+            let redis_latency = runtime.block_on(latency(
+                &mut rng,
+                when,
+                move |port| Box::pin(async move { Service::Relay(relay(port, redis_port).await) }),
+                |port| format!("redis://127.0.0.1:{port}"),
+            ));
+            row(
+                &format!("detect {}: Redis (relay) PING->PONG", when.label()),
+                &redis_latency,
+            );
+
+            let pg_latency = runtime.block_on(latency(
+                &mut rng,
+                when,
+                move |port| Box::pin(async move { Service::Relay(relay(port, pg_port).await) }),
+                |port| format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            ));
+            row(
+                &format!("detect {}: PostgreSQL (relay) SELECT 1", when.label()),
+                &pg_latency,
+            );
         }
-
-        match PostgresServer::start() {
-            Ok(pg) => {
-                let upstream = pg.port();
-                let pg_latency = runtime.block_on(latency(
-                    &mut rng,
-                    move |port| {
-                        Box::pin(async move { Service::Relay(relay(port, upstream).await) })
-                    },
-                    |port| format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-                ));
-                row(
-                    "detect: PostgreSQL (real, behind relay) SELECT 1",
-                    &pg_latency,
-                );
-            }
-            Err(e) => println!("detect: PostgreSQL skipped: {e}"),
-        }
+        drop((redis, pg));
     }
 
     if wanted("attempt") {
@@ -115,14 +123,19 @@ fn main() {
             "attempt: TCP connect (listener up)",
             &runtime.block_on(attempt_cost(&tcp)),
         );
-        if let Ok(redis) = RedisServer::start() {
+        {
+            let redis = RedisServer::start()
+                .unwrap_or_else(|e| panic!("attempt: cannot start Redis (redis-server): {e}"));
             let target = Target::parse(&redis.url()).unwrap();
             row(
                 "attempt: Redis PING on loopback",
                 &runtime.block_on(attempt_cost(&target)),
             );
         }
-        if let Ok(pg) = PostgresServer::start() {
+        {
+            let pg = PostgresServer::start().unwrap_or_else(|e| {
+                panic!("attempt: cannot start PostgreSQL (initdb, pg_ctl): {e}")
+            });
             let target = Target::parse(&pg.url()).unwrap();
             row(
                 "attempt: PostgreSQL connect + SELECT 1 on loopback",
@@ -146,18 +159,24 @@ fn main() {
     }
 
     if wanted("cpu") {
-        for targets in [1, 10] {
-            let (share, attempts) = cpu_while_refused(targets, CPU_PERIOD);
-            println!(
-                "{:<52} {:>8.2}% of a core ({:.3}% per target; {attempts} probes of the first in {:.1} s)",
-                format!(
-                    "CPU waiting on {targets} refused port(s), {} s",
-                    CPU_PERIOD.as_secs()
-                ),
-                share * 100.0,
-                share * 100.0 / targets as f64,
-                (CPU_PERIOD + Duration::from_millis(300)).as_secs_f64()
-            );
+        // Side by side, in the same run: the default policy (10 ms start interval,
+        // slowed to 20 ms after 1 s) and the same without the start backoff (a fixed
+        // 10 ms, the previous default). Measured after the first 1.5 s, so the figure is
+        // the steady cost of a target that is not coming up.
+        for (label, backoff) in [
+            ("default (backoff 1s:20ms)", Policy::default().start_backoff),
+            ("fixed 10 ms (backoff off)", None),
+        ] {
+            for targets in [1, 10] {
+                let (share, attempts) = cpu_while_refused(targets, CPU_PERIOD, backoff);
+                println!(
+                    "{:<52} {:>8.2}% of a core ({:.3}% per target; {attempts} probes of the first in {:.1} s)",
+                    format!("CPU, {targets} refused port(s), {label}"),
+                    share * 100.0,
+                    share * 100.0 / targets as f64,
+                    (CPU_WARMUP + CPU_PERIOD + Duration::from_millis(100)).as_secs_f64()
+                );
+            }
         }
     }
 
@@ -169,6 +188,39 @@ fn main() {
             ms(after_last),
             ms(total)
         );
+    }
+}
+
+/// When a latency trial's service becomes ready.
+#[derive(Clone, Copy)]
+enum Readiness {
+    /// 20 to 220 ms into the wait: at the 10 ms start interval.
+    Early,
+    /// 1.2 to 1.5 s into the wait: after the default start backoff (1 s) slowed the
+    /// start interval to 20 ms.
+    Late,
+}
+
+impl Readiness {
+    fn moment(self, rng: &mut Lcg) -> Duration {
+        match self {
+            Self::Early => Duration::from_millis(20 + rng.below(200)),
+            Self::Late => Duration::from_millis(1200 + rng.below(300)),
+        }
+    }
+
+    fn trials(self) -> usize {
+        match self {
+            Self::Early => TRIALS,
+            Self::Late => LATE_TRIALS,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Early => "at 20-220 ms",
+            Self::Late => "at 1.2-1.5 s",
+        }
     }
 }
 
@@ -192,21 +244,23 @@ type Starter = dyn Fn(u16) -> std::pin::Pin<Box<dyn std::future::Future<Output =
 
 async fn latency(
     rng: &mut Lcg,
+    when: Readiness,
     start: impl Fn(u16) -> std::pin::Pin<Box<dyn std::future::Future<Output = Service> + Send>>
     + 'static,
     spec: impl Fn(u16) -> String,
 ) -> Vec<Duration> {
     let start: Box<Starter> = Box::new(start);
-    let mut samples = Vec::with_capacity(TRIALS);
-    for _ in 0..TRIALS {
+    let trials = when.trials();
+    let mut samples = Vec::with_capacity(trials);
+    for _ in 0..trials {
         let port = free_port();
         let target = Target::parse(&spec(port)).expect("valid spec");
         let wait = tokio::spawn(async move {
             let result = Wait::new([target]).run().await;
             (result, Instant::now())
         });
-        // The random moment the service becomes ready: 20 to 220 ms into the wait.
-        tokio::time::sleep(Duration::from_millis(20 + rng.below(200))).await;
+        // The random moment the service becomes ready.
+        tokio::time::sleep(when.moment(rng)).await;
         let service = start(port).await;
         let ready_at = Instant::now();
         let (result, returned_at) = wait.await.expect("wait task");
@@ -281,12 +335,17 @@ async fn black_hole_overshoot() -> Vec<Duration> {
 
 /// CPU share of one core while `targets` refused ports are waited for, measured the way
 /// the `wait-for` binary runs: `Wait::run_blocking` on its own current-thread runtime.
-fn cpu_while_refused(targets: usize, period: Duration) -> (f64, u32) {
+fn cpu_while_refused(
+    targets: usize,
+    period: Duration,
+    backoff: Option<preflight_readiness::StartBackoff>,
+) -> (f64, u32) {
     let specs: Vec<Target> = (0..targets)
         .map(|_| Target::tcp("127.0.0.1", free_port()))
         .collect();
-    let warmup = Duration::from_millis(200);
+    let warmup = CPU_WARMUP;
     let policy = Policy::builder()
+        .start_backoff(backoff)
         .deadline(warmup + period + Duration::from_millis(100))
         .build()
         .unwrap();

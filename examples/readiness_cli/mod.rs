@@ -12,34 +12,64 @@ use std::os::unix::process::CommandExt;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use preflight_readiness::{Error, Event, EventKind, Health, Policy, Report, Target, Wait};
+use preflight_readiness::{
+    Cadence, Error, Event, EventKind, Health, Policy, Report, StartBackoff, Target, Wait,
+};
 
 /// Parses `10`, `10s`, `250ms`, `1m30s` for clap.
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     preflight_readiness::parse_duration(text).map_err(|e| e.to_string())
 }
 
-/// Policy and output flags.
+/// `--start-backoff`: `AFTER:INTERVAL`, or `off` (clap treats an `Option` field as an
+/// optional flag, hence the wrapper).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BackoffArg(pub(crate) Option<StartBackoff>);
+
+/// Parses `AFTER:INTERVAL` or `off` for clap.
+pub(crate) fn start_backoff(text: &str) -> Result<BackoffArg, String> {
+    StartBackoff::parse(text)
+        .map(BackoffArg)
+        .map_err(|e| e.to_string())
+}
+
+/// Parses `after-finish`/`docker` or `fixed-rate`/`kubernetes` for clap.
+pub(crate) fn cadence(text: &str) -> Result<Cadence, String> {
+    text.parse::<Cadence>().map_err(|e| e.to_string())
+}
+
+/// Policy and output flags. As in Docker, `0` for `--interval`, `--probe-timeout`,
+/// `--start-interval` or `--retries` means the default.
 #[derive(clap::Args, Debug)]
 pub(crate) struct PolicyArgs {
     /// Overall deadline (`10`, `10s`, `1m30s`); `0` waits for ever.
     #[arg(short = 't', long, env = "WAIT_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value = "30s")]
     pub(crate) timeout: Duration,
-    /// Cadence once healthy or after the start period (Docker `--interval`).
+    /// Cadence once healthy or after the start period (Docker `--interval`; 0 = 1s).
     #[arg(long, env = "WAIT_INTERVAL", value_name = "DURATION", value_parser = duration, default_value = "1s")]
     pub(crate) interval: Duration,
-    /// Longest time one probe may take (Docker `--timeout`).
+    /// Longest time one probe may take (Docker `--timeout`; 0 = 2s).
     #[arg(long, env = "WAIT_PROBE_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value = "2s")]
     pub(crate) probe_timeout: Duration,
-    /// Counted failures in a row that make a target unhealthy (exit 1).
+    /// Counted failures in a row that make a target unhealthy, exit 1 (Docker `--retries`;
+    /// 0 = 3, as in Docker).
     #[arg(long, env = "WAIT_RETRIES", value_name = "N", default_value_t = 3)]
     pub(crate) retries: u32,
-    /// Failures inside it do not count (Docker `--start-period`); default: the whole wait.
+    /// Failures do not count while the target is starting inside it (Docker
+    /// `--start-period`); default: the whole wait.
     #[arg(long, env = "WAIT_START_PERIOD", value_name = "DURATION", value_parser = duration)]
     pub(crate) start_period: Option<Duration>,
-    /// Cadence while starting (Docker `--start-interval`).
+    /// Cadence while starting (Docker `--start-interval`; 0 = 10ms).
     #[arg(long, env = "WAIT_START_INTERVAL", value_name = "DURATION", value_parser = duration, default_value = "10ms")]
     pub(crate) start_interval: Duration,
+    /// Slow the start interval to INTERVAL once a target has been starting for AFTER
+    /// (`1s:20ms`), or `off` to keep the start interval, as Docker does.
+    #[arg(long, env = "WAIT_START_BACKOFF", value_name = "AFTER:INTERVAL|off", value_parser = start_backoff, default_value = "1s:20ms")]
+    pub(crate) start_backoff: BackoffArg,
+    /// Count an interval from the end of the previous probe (`after-finish`, Docker) or
+    /// from its start (`fixed-rate`, Kubernetes).
+    #[arg(long, env = "WAIT_CADENCE", value_name = "after-finish|fixed-rate", value_parser = cadence, default_value = "after-finish")]
+    pub(crate) cadence: Cadence,
     /// Successes in a row that make a target healthy (Kubernetes `successThreshold`).
     #[arg(
         long,
@@ -78,6 +108,8 @@ impl PolicyArgs {
             .timeout(self.probe_timeout)
             .retries(self.retries)
             .start_interval(self.start_interval)
+            .start_backoff(self.start_backoff.0)
+            .cadence(self.cadence)
             .success_threshold(self.success_threshold);
         builder = match self.start_period {
             Some(period) => builder.start_period(period),
@@ -192,11 +224,15 @@ fn say_config(program: &str, targets: &[Target], policy: &Policy, output: Output
     let names: Vec<&str> = targets.iter().map(Target::name).collect();
     match output {
         Output::Human => eprintln!(
-            "{program}: waiting for {}; deadline {}, start interval {}, interval {}, probe timeout {}, retries {}, start period {}, success threshold {}",
+            "{program}: waiting for {}; deadline {}, start interval {}, start backoff {}, interval {} ({}), probe timeout {}, retries {}, start period {}, success threshold {}",
             names.join(", "),
             duration(policy.deadline, "none"),
             duration(Some(policy.start_interval), ""),
+            policy
+                .start_backoff
+                .map_or_else(|| "off".to_owned(), |b| b.to_string()),
             duration(Some(policy.interval), ""),
+            policy.cadence,
             duration(Some(policy.timeout), ""),
             policy.retries,
             duration(policy.start_period, "whole wait"),
@@ -207,6 +243,8 @@ fn say_config(program: &str, targets: &[Target], policy: &Policy, output: Output
             "targets": names,
             "deadline_ms": policy.deadline.map(|d| d.as_millis() as u64),
             "start_interval_ms": policy.start_interval.as_millis() as u64,
+            "start_backoff": policy.start_backoff.map(|b| b.to_string()),
+            "cadence": policy.cadence.to_string(),
             "interval_ms": policy.interval.as_millis() as u64,
             "probe_timeout_ms": policy.timeout.as_millis() as u64,
             "retries": policy.retries,

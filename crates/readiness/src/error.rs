@@ -64,8 +64,9 @@ pub enum Error {
         pending: Vec<TargetStatus>,
     },
 
-    /// A target failed `retries` probes in a row where failures count (after the start
-    /// period, or after it had once been healthy).
+    /// A target failed `retries` probes in a row where failures count (probes begun after
+    /// the start period, or any once the target is no longer starting). The status
+    /// carries the attempts and the time of the verdict.
     #[error("{} is unhealthy: {}", status.target, status.describe())]
     Unhealthy {
         /// The target's state when it became unhealthy.

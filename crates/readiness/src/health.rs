@@ -10,7 +10,8 @@ use crate::policy::Policy;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Health {
-    /// Not yet healthy; failures inside the start period do not count.
+    /// Never yet healthy (fewer than `success_threshold` successes in a row so far);
+    /// failures of probes begun inside the start period do not count.
     Starting,
     /// `success_threshold` probes in a row passed.
     Healthy,
@@ -34,9 +35,6 @@ pub(crate) struct Tracker {
     policy: Policy,
     started_at: Instant,
     health: Health,
-    /// Set by the first success: from then on every failure counts, even inside the
-    /// start period (Docker: "the container is considered started").
-    started: bool,
     failing_streak: u32,
     success_streak: u32,
 }
@@ -44,10 +42,9 @@ pub(crate) struct Tracker {
 impl Tracker {
     pub(crate) fn new(policy: &Policy, started_at: Instant) -> Self {
         Self {
-            policy: policy.clone(),
+            policy: policy.clone().with_defaults_for_zero(),
             started_at,
             health: Health::Starting,
-            started: false,
             failing_streak: 0,
             success_streak: 0,
         }
@@ -62,7 +59,7 @@ impl Tracker {
     pub(crate) fn record(&mut self, passed: bool, probe_start: Instant) -> Option<Health> {
         let before = self.health;
         if passed {
-            self.started = true;
+            // Docker: any success resets the failing streak.
             self.failing_streak = 0;
             self.success_streak = self.success_streak.saturating_add(1);
             if self.success_streak >= self.policy.success_threshold {
@@ -70,7 +67,10 @@ impl Tracker {
             }
         } else {
             self.success_streak = 0;
-            let in_grace = !self.started && self.in_start_period(probe_start);
+            // Docker keys the grace on the status still being "starting" (moby
+            // `handleProbeResult`), not on "no success yet": a success below the success
+            // threshold leaves the target starting, so the grace goes on.
+            let in_grace = self.health == Health::Starting && self.in_start_period(probe_start);
             if !in_grace {
                 self.failing_streak = self.failing_streak.saturating_add(1);
                 if self.failing_streak >= self.policy.retries {
@@ -81,11 +81,12 @@ impl Tracker {
         (self.health != before).then_some(self.health)
     }
 
-    /// The delay from the start of the probe that began at `probe_start` to the next one.
-    pub(crate) fn next_delay(&self, probe_start: Instant) -> Duration {
+    /// The delay before the next probe, decided at `now` (after the last result was
+    /// recorded, as Docker's `getInterval` is).
+    pub(crate) fn next_delay(&self, now: Instant) -> Duration {
         cadence(
             &self.policy,
-            probe_start.saturating_duration_since(self.started_at),
+            now.saturating_duration_since(self.started_at),
             self.health == Health::Starting,
         )
     }
@@ -99,13 +100,17 @@ impl Tracker {
 }
 
 /// Docker's `getInterval`: `start_interval` while the target is starting and the start
-/// period runs, `interval` otherwise. One function serves the tracker and [`crate::Schedule`].
+/// period runs, `interval` otherwise; plus the start backoff, which slows the start
+/// interval once the target has been starting for a while. One function serves the
+/// tracker and [`crate::Schedule`].
 pub(crate) fn cadence(policy: &Policy, elapsed: Duration, starting: bool) -> Duration {
     let in_period = policy.start_period.is_none_or(|period| elapsed < period);
-    if starting && in_period {
-        policy.start_interval
-    } else {
-        policy.interval
+    if !(starting && in_period) {
+        return policy.interval;
+    }
+    match policy.start_backoff {
+        Some(backoff) if elapsed >= backoff.after => policy.start_interval.max(backoff.interval),
+        _ => policy.start_interval,
     }
 }
 
@@ -140,11 +145,45 @@ mod tests {
     }
 
     #[test]
-    fn after_the_first_success_failures_count_even_inside_the_start_period() {
+    fn after_becoming_healthy_failures_count_even_inside_the_start_period() {
         let t0 = Instant::now();
         let mut t = Tracker::new(&policy(2, Some(100 * SEC), 1), t0);
         assert_eq!(t.record(true, t0 + SEC), Some(Health::Healthy));
         assert_eq!(t.record(false, t0 + 2 * SEC), None);
+        assert_eq!(t.record(false, t0 + 3 * SEC), Some(Health::Unhealthy));
+    }
+
+    #[test]
+    fn a_success_below_the_threshold_leaves_the_target_starting_and_in_grace() {
+        // The bug of issue 13: one success then failures was unhealthy inside the period.
+        for start_period in [Some(100 * SEC), None] {
+            let t0 = Instant::now();
+            let mut t = Tracker::new(&policy(1, start_period, 2), t0);
+            assert_eq!(t.record(true, t0), None);
+            assert_eq!(t.health(), Health::Starting);
+            for i in 1..50 {
+                assert_eq!(t.record(false, t0 + SEC * i), None, "{start_period:?}");
+            }
+            assert_eq!(t.record(true, t0 + 60 * SEC), None);
+            assert_eq!(t.record(true, t0 + 61 * SEC), Some(Health::Healthy));
+        }
+        // After the period the same failures count.
+        let t0 = Instant::now();
+        let mut t = Tracker::new(&policy(1, Some(10 * SEC), 2), t0);
+        assert_eq!(t.record(true, t0), None);
+        assert_eq!(t.record(false, t0 + 11 * SEC), Some(Health::Unhealthy));
+    }
+
+    #[test]
+    fn an_unhealthy_target_is_out_of_grace_even_inside_the_start_period() {
+        // Docker's TestHealthStates: retries 1, start period 0 is the start; here a
+        // target that became unhealthy (after a success and failures) inside a long start
+        // period counts its failures, because its status is no longer "starting".
+        let t0 = Instant::now();
+        let mut t = Tracker::new(&policy(1, Some(100 * SEC), 1), t0);
+        assert_eq!(t.record(true, t0), Some(Health::Healthy));
+        assert_eq!(t.record(false, t0 + SEC), Some(Health::Unhealthy));
+        assert_eq!(t.record(true, t0 + 2 * SEC), Some(Health::Healthy));
         assert_eq!(t.record(false, t0 + 3 * SEC), Some(Health::Unhealthy));
     }
 
@@ -197,13 +236,27 @@ mod tests {
             .start_period(5 * SEC)
             .build()
             .unwrap();
-        assert_eq!(cadence(&p, SEC, true), Duration::from_millis(10));
+        assert_eq!(cadence(&p, SEC / 2, true), Duration::from_millis(10));
         assert_eq!(cadence(&p, 6 * SEC, true), SEC);
-        assert_eq!(cadence(&p, SEC, false), SEC);
+        assert_eq!(cadence(&p, SEC / 2, false), SEC);
         let t0 = Instant::now();
         let mut t = Tracker::new(&p, t0);
         assert_eq!(t.next_delay(t0), Duration::from_millis(10));
+        // The start backoff (default 1s:20ms) slows the start interval after 1 s.
+        assert_eq!(t.next_delay(t0 + 2 * SEC), Duration::from_millis(20));
         t.record(true, t0);
         assert_eq!(t.next_delay(t0), SEC);
+    }
+
+    #[test]
+    fn start_backoff_is_a_floor_and_can_be_switched_off() {
+        let p = Policy::builder().start_interval(5 * SEC).build().unwrap();
+        assert_eq!(
+            cadence(&p, 10 * SEC, true),
+            5 * SEC,
+            "a longer start interval is kept"
+        );
+        let p = Policy::builder().start_backoff(None).build().unwrap();
+        assert_eq!(cadence(&p, 100 * SEC, true), Duration::from_millis(10));
     }
 }

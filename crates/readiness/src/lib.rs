@@ -7,9 +7,11 @@
 //! handshake), and a [`Wait`] probes every target concurrently under a [`Policy`] with
 //! Docker HEALTHCHECK semantics and a hard overall deadline.
 //!
-//! The default policy probes at once and then every 10 ms while a target is starting, so a
-//! service is noticed within milliseconds of becoming ready (one-second pollers notice it
-//! half a second late on average; Docker's defaults, after 30 s).
+//! The default policy probes at once and then every 10 ms while a target is starting
+//! (20 ms once it has been starting for a second), so a service is noticed within
+//! milliseconds of becoming ready (one-second pollers notice it half a second late on
+//! average; Docker's defaults, after 30 s). Where the policy differs from Docker's
+//! HEALTHCHECK or Kubernetes' probes, the README lists it with the test that shows it.
 //!
 //! ```
 //! use std::time::Duration;
@@ -67,7 +69,7 @@ pub use duration::parse_duration;
 pub use error::{Error, Result};
 pub use event::{Event, EventKind};
 pub use health::Health;
-pub use policy::{Policy, PolicyBuilder, Schedule};
+pub use policy::{Cadence, Policy, PolicyBuilder, Schedule, StartBackoff};
 pub use probe::{Probe, ProbeContext, ProbeFailure, ProbeFuture};
 pub use report::{Report, TargetStatus};
 pub use target::Target;

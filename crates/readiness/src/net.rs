@@ -1,10 +1,15 @@
 //! Connecting to a host and port the way every network probe does: resolve the name again
 //! on every attempt (a container name may appear late; an address may change) and try
 //! every address at once (IPv4 and IPv6), so a dead first address cannot hide a live one.
+//!
+//! `localhost` and `*.localhost` are never looked up: they are 127.0.0.1 and ::1, whatever
+//! the hosts file says (RFC 6761 §6.3; curl does the same). A hosts file without
+//! `::1 localhost` would otherwise hide a service that listens on ::1 only (Node 17+ and
+//! Vite dev servers bind there by default).
 
 use std::fmt;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::Poll;
 
 use tokio::net::TcpStream;
@@ -83,6 +88,9 @@ impl HostPort {
         if let Some(ip) = self.literal() {
             return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
+        if is_localhost(&self.host) {
+            return Ok(loopback(self.port).to_vec());
+        }
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
             .await
             .map_err(|e| {
@@ -144,6 +152,48 @@ async fn connect_one(addr: SocketAddr) -> std::result::Result<TcpStream, ProbeFa
     // Probes write small requests and wait for the reply: do not let Nagle delay them.
     let _ = stream.set_nodelay(true);
     Ok(stream)
+}
+
+/// Whether `host` is `localhost` or a name under it (`app.localhost`), with or without
+/// the root's trailing dot, in any case: the names RFC 6761 §6.3 reserves for loopback.
+pub(crate) fn is_localhost(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let Some(start) = host.len().checked_sub("localhost".len()) else {
+        return false;
+    };
+    host.get(start..)
+        .is_some_and(|tail| tail.eq_ignore_ascii_case("localhost"))
+        && (start == 0 || host.as_bytes()[start - 1] == b'.')
+}
+
+/// The loopback addresses a localhost name stands for, IPv4 first.
+pub(crate) fn loopback(port: u16) -> [SocketAddr; 2] {
+    [
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
+    ]
+}
+
+/// The HTTP client's resolver: localhost names as [`HostPort::resolve`] treats them,
+/// every other name through the system resolver (as reqwest's default does).
+#[cfg(feature = "http")]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Resolver;
+
+#[cfg(feature = "http")]
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            // The port is filled in by the client; 0 here.
+            let addrs: Vec<SocketAddr> = if is_localhost(&host) {
+                loopback(0).to_vec()
+            } else {
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect()
+            };
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 pub(crate) fn parse_port(text: &str) -> std::result::Result<u16, String> {
@@ -216,6 +266,39 @@ mod tests {
             failure.message().contains(&format!("127.0.0.1:{port}")),
             "{failure}"
         );
+    }
+
+    #[test]
+    fn localhost_names_are_recognised_as_rfc_6761_says() {
+        for yes in [
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "app.localhost",
+            "a.b.Localhost.",
+        ] {
+            assert!(is_localhost(yes), "{yes}");
+        }
+        for no in [
+            "notlocalhost",
+            "localhost.example",
+            "localhos",
+            "",
+            ".",
+            "127.0.0.1",
+            "xlocalhost.",
+        ] {
+            assert!(!is_localhost(no), "{no}");
+        }
+    }
+
+    #[tokio::test]
+    async fn localhost_is_both_loopbacks_without_a_lookup() {
+        let addrs = HostPort::new("App.Localhost", 8080)
+            .resolve()
+            .await
+            .unwrap();
+        assert_eq!(addrs, loopback(8080));
     }
 
     #[test]

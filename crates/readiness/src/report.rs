@@ -1,7 +1,7 @@
 //! What a wait found out about each target.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::health::Health;
 use crate::probe::ProbeFailure;
@@ -14,13 +14,19 @@ pub struct TargetStatus {
     pub target: Arc<str>,
     /// Its health when the wait ended.
     pub health: Health,
-    /// Probes started.
+    /// Probes started, including one still running when the wait ended.
     pub attempts: u32,
-    /// Time from the start of the wait to the target becoming healthy, or to the end of
-    /// the wait if it did not.
+    /// Time from the start of the wait to the target's last change of health (becoming
+    /// healthy or unhealthy), or to the end of the wait (or now, for a monitor) while it
+    /// is still starting.
     pub elapsed: Duration,
-    /// The last probe failure, if any probe failed.
+    /// The last probe failure, if a probe failed.
     pub last_failure: Option<ProbeFailure>,
+    /// How long the probe still running when this status was taken had been running: in
+    /// a timeout error, the probe the deadline cut off. `None` if no probe was running.
+    pub in_flight: Option<Duration>,
+    /// When the running probe began (internal: `in_flight` is computed from it).
+    pub(crate) probe_started: Option<Instant>,
 }
 
 impl TargetStatus {
@@ -31,10 +37,14 @@ impl TargetStatus {
             attempts: 0,
             elapsed: Duration::ZERO,
             last_failure: None,
+            in_flight: None,
+            probe_started: None,
         }
     }
 
-    /// "3 attempts in 1.2s, last failure: connection refused".
+    /// "3 attempts in 1.2s, last failure: connection refused"; with a probe cut off by
+    /// the deadline: "2 attempts in 300.4ms (attempt 2 had no answer after 290.1ms when
+    /// the wait ended), last failure: connection refused".
     #[must_use]
     pub fn describe(&self) -> String {
         let plural = if self.attempts == 1 { "" } else { "s" };
@@ -43,6 +53,13 @@ impl TargetStatus {
             self.attempts,
             format_elapsed(self.elapsed)
         );
+        if let Some(running) = self.in_flight {
+            text.push_str(&format!(
+                " (attempt {} had no answer after {} when the wait ended)",
+                self.attempts,
+                format_elapsed(running)
+            ));
+        }
         if let Some(failure) = &self.last_failure {
             text.push_str(", last failure: ");
             text.push_str(&failure.to_string());

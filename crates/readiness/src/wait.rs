@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
 use crate::health::{Health, Tracker};
-use crate::policy::Policy;
+use crate::policy::{Cadence, Policy};
 use crate::probe::{ProbeContext, ProbeFailure};
 use crate::report::{Report, TargetStatus};
 use crate::target::Target;
@@ -64,9 +64,10 @@ impl Wait {
         }
     }
 
-    /// Sets the policy.
+    /// Sets the policy (`0` in a Docker setting means its default, as
+    /// [`PolicyBuilder::build`](crate::PolicyBuilder::build) applies).
     pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
+        self.policy = policy.with_defaults_for_zero();
         self
     }
 
@@ -291,9 +292,10 @@ impl Driven {
             .iter()
             .map(|status| {
                 let mut status = lock(status).clone();
-                if status.health != Health::Healthy {
+                if status.health == Health::Starting {
                     status.elapsed = started.elapsed();
                 }
+                status.in_flight = status.probe_started.map(|since| since.elapsed());
                 status
             })
             .collect()
@@ -319,35 +321,46 @@ struct Driver {
 impl Driver {
     async fn run(self) -> Result<()> {
         let mut tracker = Tracker::new(&self.policy, self.started);
+        let timeout = self.policy.timeout;
         let mut attempt: u32 = 0;
         // When the next attempt is due; the first one runs at once.
         let mut due = Instant::now();
         loop {
             let probe_start = Instant::now();
             attempt = attempt.saturating_add(1);
-            let mut cx = ProbeContext::new(self.policy.timeout);
-            let result =
-                tokio::time::timeout(self.policy.timeout, self.target.probe().probe(&mut cx))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(ProbeFailure::new(format!(
-                            "no answer within {}",
-                            humantime::format_duration(self.policy.timeout)
-                        )))
-                    });
-            let took = probe_start.elapsed();
+            {
+                // Counted when it starts, so a probe cut off by the deadline is reported.
+                let mut status = lock(&self.status);
+                status.attempts = attempt;
+                status.probe_started = Some(probe_start);
+            }
+            let mut cx = ProbeContext::new(timeout);
+            let outcome = tokio::time::timeout(timeout, self.target.probe().probe(&mut cx)).await;
+            let probe_end = Instant::now();
+            let took = probe_end.saturating_duration_since(probe_start);
+            let result = match outcome {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(failure)) if took < timeout => Err(failure),
+                // Our timer fired, or a client's own timer (reqwest, tokio-postgres, redis)
+                // set to the same timeout won the race in the same tick: either way the
+                // probe ran out of time, and the report says so in one wording.
+                _ => Err(ProbeFailure::new(format!(
+                    "no answer within the probe timeout ({})",
+                    humantime::format_duration(timeout)
+                ))),
+            };
             let before = tracker.health();
             let changed = tracker.record(result.is_ok(), probe_start);
             let failure = result.err();
             let snapshot = {
                 let mut status = lock(&self.status);
-                status.attempts = attempt;
+                status.probe_started = None;
                 status.health = tracker.health();
                 if let Some(failure) = &failure {
                     status.last_failure = Some(failure.clone());
                 }
-                if changed == Some(Health::Healthy) {
-                    status.elapsed = self.started.elapsed();
+                if changed.is_some() {
+                    status.elapsed = probe_end.saturating_duration_since(self.started);
                 }
                 changed.map(|_| status.clone())
             };
@@ -377,15 +390,18 @@ impl Driver {
                     }
                 }
             }
-            // Count the delay from when this attempt was due, not from when the timer got
-            // round to it: tokio rounds a deadline up to its next millisecond and wakes a
-            // little later still, which stretched the 10 ms start interval to ~11.2 ms (1,105
-            // probes in 12.3 s in the bench). An attempt that overran its slot starts the
-            // count afresh from its own start, so a slow probe never causes a burst.
-            let delay = tracker.next_delay(probe_start);
-            due = match due.checked_add(delay) {
-                Some(next) if next > Instant::now() => next,
-                _ => probe_start + delay,
+            let delay = tracker.next_delay(Instant::now());
+            due = match self.policy.cadence {
+                // Docker: the timer is armed after the result is handled.
+                Cadence::AfterFinish => probe_end + delay,
+                // Count the delay from when this attempt was due, not from when the timer
+                // got round to it: tokio rounds a deadline up to its next millisecond and
+                // wakes a little later still. An attempt that overran its slot starts the
+                // count afresh from its own start, so a slow probe never causes a burst.
+                Cadence::FixedRate => match due.checked_add(delay) {
+                    Some(next) if next > Instant::now() => next,
+                    _ => probe_start + delay,
+                },
             };
             tokio::time::sleep_until(due.into()).await;
         }

@@ -344,6 +344,8 @@ impl HttpProbeBuilder {
             // A probe must reach the service itself, not a proxy (Kubernetes ignores
             // proxy variables for the same reason).
             .no_proxy()
+            // `localhost` is both loopbacks whatever the hosts file says (see net.rs).
+            .dns_resolver(std::sync::Arc::new(crate::net::Resolver))
             .pool_max_idle_per_host(0)
             .redirect(redirect)
             .user_agent(concat!("preflight-readiness/", env!("CARGO_PKG_VERSION")))

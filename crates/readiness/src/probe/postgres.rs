@@ -10,9 +10,11 @@ use std::str::FromStr;
 use std::task::Poll;
 
 use tokio_postgres::NoTls;
+use tokio_postgres::config::{Host, TargetSessionAttrs};
 
 use crate::error::{Error, Result};
 use crate::mask::mask;
+use crate::net::{HostPort, is_localhost};
 use crate::probe::{Probe, ProbeContext, ProbeFailure, ProbeFuture};
 
 /// Ready when `SELECT 1` answers. tokio-postgres tries every host of a multi-host URL and
@@ -59,29 +61,66 @@ impl PostgresProbe {
     }
 }
 
+impl PostgresProbe {
+    /// The one TCP host of a single-host config when it is a localhost name: it is
+    /// connected through [`crate::net`] (127.0.0.1 and ::1 at once, whatever the hosts
+    /// file says) rather than tokio-postgres' own lookup. Multi-host configs, `hostaddr`
+    /// and `target_session_attrs` keep tokio-postgres' connection logic.
+    fn localhost(&self) -> Option<HostPort> {
+        let config = &self.config;
+        match config.get_hosts() {
+            [Host::Tcp(host)]
+                if is_localhost(host)
+                    && config.get_hostaddrs().is_empty()
+                    && config.get_target_session_attrs() == TargetSessionAttrs::Any =>
+            {
+                let port = config.get_ports().first().copied().unwrap_or(5432);
+                Some(HostPort::new(host.clone(), port))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Probe for PostgresProbe {
     fn probe<'a>(&'a self, cx: &'a mut ProbeContext) -> ProbeFuture<'a> {
         Box::pin(async move {
+            if let Some(addr) = self.localhost() {
+                let stream = addr.connect().await?;
+                let (client, connection) = self
+                    .config
+                    .connect_raw(stream, NoTls)
+                    .await
+                    .map_err(|e| ProbeFailure::from_error(&e))?;
+                return select_one(client, connection).await;
+            }
             let mut config = self.config.clone();
             config.connect_timeout(cx.timeout());
             let (client, connection) = config
                 .connect(NoTls)
                 .await
                 .map_err(|e| ProbeFailure::from_error(&e))?;
-            // The connection is driven inside this attempt (no spawned task, no hop between
-            // threads): dropping the client once the answer is in sends Terminate, which
-            // ends the connection future and closes the socket. Cancelling the attempt
-            // drops both.
-            let query = async move {
-                let answer = client.simple_query("SELECT 1").await;
-                drop(client);
-                answer
-            };
-            let answer = join_driven(query, connection).await;
-            answer.map_err(|e| ProbeFailure::from_error(&e).context("SELECT 1"))?;
-            Ok(())
+            select_one(client, connection).await
         })
     }
+}
+
+/// Runs `SELECT 1` on a fresh session. The connection is driven inside this attempt (no
+/// spawned task, no hop between threads): dropping the client once the answer is in
+/// sends Terminate, which ends the connection future and closes the socket. Cancelling
+/// the attempt drops both.
+async fn select_one(
+    client: tokio_postgres::Client,
+    connection: impl Future<Output = Result<(), tokio_postgres::Error>>,
+) -> std::result::Result<(), ProbeFailure> {
+    let query = async move {
+        let answer = client.simple_query("SELECT 1").await;
+        drop(client);
+        answer
+    };
+    let answer = join_driven(query, connection).await;
+    answer.map_err(|e| ProbeFailure::from_error(&e).context("SELECT 1"))?;
+    Ok(())
 }
 
 /// Polls `work` and its connection `driver` together until both are done and returns

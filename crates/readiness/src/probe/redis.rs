@@ -4,10 +4,16 @@
 
 use std::fmt;
 
-use redis::AsyncConnectionConfig;
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, ConnectionAddr};
 
 use crate::error::{Error, Result};
 use crate::mask::mask;
+use crate::net::{HostPort, is_localhost};
 use crate::probe::{Probe, ProbeContext, ProbeFailure, ProbeFuture};
 
 /// Ready when `PING` answers `PONG`.
@@ -46,24 +52,59 @@ impl Probe for RedisProbe {
             let config = AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(cx.timeout()))
                 .set_response_timeout(Some(cx.timeout()));
+            let info = self.client.get_connection_info();
+            if let ConnectionAddr::Tcp(host, port) = info.addr()
+                && is_localhost(host)
+            {
+                // 127.0.0.1 and ::1 at once, whatever the hosts file says (see net.rs);
+                // TLS and unix sockets keep the redis crate's own connection logic.
+                let stream = HostPort::new(host.clone(), *port).connect().await?;
+                let (mut connection, driver) =
+                    MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
+                        .await
+                        .map_err(|e| ProbeFailure::from_error(&e))?;
+                return until_done(ping(&mut connection), driver).await;
+            }
             let mut connection = self
                 .client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await
                 .map_err(|e| ProbeFailure::from_error(&e))?;
-            let reply: String = redis::cmd("PING")
-                .query_async(&mut connection)
-                .await
-                .map_err(|e| ProbeFailure::from_error(&e).context("PING"))?;
-            if reply == "PONG" {
-                Ok(())
-            } else {
-                Err(ProbeFailure::new(format!(
-                    "PING answered `{reply}`, not PONG"
-                )))
-            }
+            ping(&mut connection).await
         })
     }
+}
+
+async fn ping(connection: &mut MultiplexedConnection) -> Result<(), ProbeFailure> {
+    let reply: String = redis::cmd("PING")
+        .query_async(connection)
+        .await
+        .map_err(|e| ProbeFailure::from_error(&e).context("PING"))?;
+    if reply == "PONG" {
+        Ok(())
+    } else {
+        Err(ProbeFailure::new(format!(
+            "PING answered `{reply}`, not PONG"
+        )))
+    }
+}
+
+/// Polls `work` and the connection's `driver` together until `work` is done; dropping
+/// the driver then closes the socket.
+async fn until_done<T>(work: impl Future<Output = T>, driver: impl Future<Output = ()>) -> T {
+    let mut work = pin!(work);
+    let mut driver = pin!(driver);
+    let mut driven = false;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(value) = work.as_mut().poll(cx) {
+            return Poll::Ready(value);
+        }
+        if !driven {
+            driven = driver.as_mut().poll(cx).is_ready();
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -150,6 +150,29 @@ fn wait_for_exit_codes() {
 }
 
 #[test]
+fn wait_for_retries_0_means_docker_s_default_and_the_config_line_says_so() {
+    let (_, closed) = open_port();
+    let (code, _, stderr) = run(example("wait-for").args([
+        "--retries",
+        "0",
+        "--start-period",
+        "0",
+        "--interval",
+        "10ms",
+        "-t",
+        "20s",
+        &format!("tcp://127.0.0.1:{closed}"),
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("retries 3"), "{stderr}");
+    assert!(stderr.contains("3 attempts in"), "{stderr}");
+    assert!(!stderr.contains("in 0.0ms"), "{stderr}");
+    let (code, _, stderr) = run(example("wait-for").args(["--cadence", "sometimes", "db:1"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("fixed-rate"), "{stderr}");
+}
+
+#[test]
 fn wait_for_reads_wait_hosts_and_masks_passwords() {
     let (_a, a) = open_port();
     let (_b, b) = open_port();

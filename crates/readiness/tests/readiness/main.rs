@@ -9,5 +9,6 @@ mod examples;
 mod http;
 mod parsing;
 mod questdb;
+mod scenarios;
 mod services;
 mod waiting;
