@@ -45,12 +45,13 @@ async fn wait(target: &Target, deadline: Duration) -> Result<(), preflight_readi
         .map(drop)
 }
 
-/// A wait whose probes give up after 300 ms, so a server that accepts and never answers
-/// shows up as a failed attempt (with its step) before the deadline.
+/// A wait whose probes give up after 1 s, so a server that accepts and never answers
+/// shows up as a failed attempt (with its step) before the deadline; the steps before it
+/// have that second to pass on a loaded machine.
 async fn wait_briefly(target: &Target) -> Result<(), preflight_readiness::Error> {
     let policy = Policy::builder()
-        .timeout(Duration::from_millis(300))
-        .deadline(Duration::from_millis(1500))
+        .timeout(Duration::from_secs(1))
+        .deadline(Duration::from_millis(2500))
         .build()
         .unwrap();
     Wait::new([target.clone()])
