@@ -9,7 +9,7 @@
 //! | `http://…`, `https://…` | HTTP status 2xx (feature `http`) |
 //! | `postgres://…`, `postgresql://…` | connect + `SELECT 1` (feature `postgres`) |
 //! | `redis://…`, `rediss://…`, `redis+unix://…` | `PING` → `PONG` (feature `redis`) |
-//! | `questdb://[user:password@]host[?pg_port=…&health_port=…&database=…&ping[=port]&ilp[=port]]` | QuestDB ladder (feature `questdb`) |
+//! | `questdb://[user:password@]host[?pg_port=…&health_port=…&database=…&ping[=port]&http_auth]` | QuestDB ladder (feature `questdb`); `http_auth` sends the URL's user and password to the min-health server too |
 //! | `mysql://host[:3306]`, `mariadb://…` | server handshake |
 //! | `amqp://host[:5672]` | AMQP 0-9-1 `Connection.Start` |
 //! | `nats://[user:pass@\|token@]host[:4222]` | `INFO`, `CONNECT`, `PING` → `PONG` |
@@ -316,11 +316,13 @@ fn questdb(spec: &str) -> Result<Arc<dyn Probe>> {
         ));
     }
     let mut builder = crate::probe::QuestDbProbe::builder(addr.host);
-    if !url.username().is_empty() {
-        builder = builder.user(decode(url.username()));
+    let user = (!url.username().is_empty()).then(|| decode(url.username()));
+    let password = url.password().map(decode);
+    if let Some(user) = &user {
+        builder = builder.user(user.clone());
     }
-    if let Some(password) = url.password() {
-        builder = builder.password(decode(password));
+    if let Some(password) = &password {
+        builder = builder.password(password.clone());
     }
     let port = |key: &str, value: &str| {
         parse_port(value).map_err(|reason| invalid(spec, format!("{key}: {reason}")))
@@ -332,13 +334,22 @@ fn questdb(spec: &str) -> Result<Arc<dyn Probe>> {
             ("database", v) if !v.is_empty() => builder.database(v),
             ("ping", "" | "true") => builder.ping_port(9000),
             ("ping", v) => builder.ping_port(port("ping", v)?),
-            ("ilp", "" | "true") => builder.ilp_port(9009),
-            ("ilp", v) => builder.ilp_port(port("ilp", v)?),
+            ("http_auth", "" | "true") => builder.http_auth(
+                user.clone().unwrap_or_else(|| "admin".to_owned()),
+                password.clone().unwrap_or_else(|| "quest".to_owned()),
+            ),
+            ("ilp", _) => {
+                return Err(invalid(
+                    spec,
+                    "the ilp step was removed: ILP/TCP never answers and QuestDB binds it before \
+                     it accepts, so a connect proved nothing; use ping (ILP over HTTP)",
+                ));
+            }
             (other, _) => {
                 return Err(invalid(
                     spec,
                     format!(
-                        "unknown parameter `{other}`; expected health_port, pg_port, database, ping, ilp"
+                        "unknown parameter `{other}`; expected health_port, pg_port, database, ping, http_auth"
                     ),
                 ));
             }
@@ -421,7 +432,8 @@ mod tests {
     #[cfg(feature = "questdb")]
     #[test]
     fn questdb_parameters() {
-        assert!(Target::parse("questdb://admin:quest@qdb?pg_port=5432&ping&ilp=9010").is_ok());
+        assert!(Target::parse("questdb://admin:quest@qdb?pg_port=5432&ping&http_auth").is_ok());
+        assert!(reason("questdb://qdb?ilp=9009").contains("use ping"));
         assert!(reason("questdb://qdb:9003").contains("query parameters"));
         assert!(reason("questdb://qdb?pg=1").contains("unknown parameter `pg`"));
         assert!(reason("questdb://qdb?pg_port=x").contains("pg_port"));

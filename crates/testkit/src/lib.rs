@@ -39,7 +39,7 @@ use std::path::PathBuf;
 pub use crate::{
     error::{Error, Result},
     instance::free_port,
-    postgres::PostgresServer,
+    postgres::{PostgresBuilder, PostgresServer},
     redis::{RedisBuilder, RedisServer},
     services::Service,
     skip::{REQUIRE_SERVICES_VAR, services_required, skip_or_fail},

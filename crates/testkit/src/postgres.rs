@@ -7,6 +7,7 @@
 
 use std::{
     fs::{self, File},
+    io::Write,
     os::unix::{fs::PermissionsExt, process::CommandExt},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -33,21 +34,87 @@ const INSTALL_HINT: &str = "Debian: apt-get install postgresql, or set PREFLIGHT
 /// assert_eq!(pg.psql("postgres", "SELECT 1")?, "1");
 /// # Ok::<(), preflight_testkit::Error>(())
 /// ```
+///
+/// With [`PostgresBuilder::password_auth`] every role but `postgres` must log in with a
+/// cleartext password (`pg_hba.conf` method `password`), as QuestDB's PG wire does:
+///
+/// ```no_run
+/// let pg = preflight_testkit::PostgresServer::builder()
+///     .password_auth("admin", "quest")
+///     .start()?;
+/// pg.psql("postgres", "CREATE DATABASE qdb OWNER admin")?;
+/// # Ok::<(), preflight_testkit::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PostgresServer {
     instance: Instance<Postgres>,
     bindir: PathBuf,
 }
 
+/// Options for a [`PostgresServer`]: password authentication, delayed start.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct PostgresBuilder {
+    password_auth: Option<(String, String)>,
+    delay: Option<Duration>,
+}
+
+impl PostgresBuilder {
+    /// Creates login role `user` with `password` and requires a cleartext password
+    /// (`pg_hba.conf` method `password`) from every role except the superuser `postgres`,
+    /// which keeps trust authentication so [`PostgresServer::psql`] still works. This is
+    /// how QuestDB's PG wire authenticates (`CleartextPasswordPgWireAuthenticator`).
+    pub fn password_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.password_auth = Some((user.into(), password.into()));
+        self
+    }
+
+    /// Starts the server in the background after `delay`; `start` then returns at once.
+    /// Not combinable with [`PostgresBuilder::password_auth`], whose role is created on
+    /// the running server.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// Starts the server; without a delay, returns once it accepts connections (and the
+    /// password role exists).
+    ///
+    /// # Errors
+    /// As [`PostgresServer::start`]; [`Error::Command`] if the role cannot be created
+    /// (the password is not part of the message), or if a delay is combined with
+    /// password authentication.
+    pub fn start(self) -> Result<PostgresServer> {
+        if self.delay.is_some() && self.password_auth.is_some() {
+            return Err(Error::Command {
+                command: "PostgresBuilder::start".to_owned(),
+                output: "a delayed start cannot create the password_auth role".to_owned(),
+            });
+        }
+        let mut flavor = Postgres::new()?;
+        flavor.password_auth = self.password_auth.is_some();
+        let bindir = flavor.bindir.clone();
+        let instance = match self.delay {
+            None => Instance::start(flavor)?,
+            Some(delay) => Instance::start_after(flavor, delay)?,
+        };
+        let server = PostgresServer { instance, bindir };
+        if let Some((user, password)) = &self.password_auth {
+            server.create_login_role(user, password)?;
+        }
+        Ok(server)
+    }
+}
+
 impl PostgresServer {
+    /// Options: password authentication, delayed start.
+    pub fn builder() -> PostgresBuilder {
+        PostgresBuilder::default()
+    }
+
     /// Starts a server and returns once it accepts connections.
     pub fn start() -> Result<Self> {
-        let flavor = Postgres::new()?;
-        let bindir = flavor.bindir.clone();
-        Ok(Self {
-            instance: Instance::start(flavor)?,
-            bindir,
-        })
+        Self::builder().start()
     }
 
     /// Returns at once with the port reserved; the server starts after `delay`.
@@ -55,11 +122,50 @@ impl PostgresServer {
     /// The template cluster is prepared before this returns, so the delay measures the
     /// server's own start, not a first `initdb`.
     pub fn start_after(delay: Duration) -> Result<Self> {
-        let flavor = Postgres::new()?;
-        let bindir = flavor.bindir.clone();
-        Ok(Self {
-            instance: Instance::start_after(flavor, delay)?,
-            bindir,
+        Self::builder().delay(delay).start()
+    }
+
+    /// `CREATE ROLE user LOGIN PASSWORD '…'`, fed to psql on stdin so the password is in
+    /// no process argument and no error message.
+    fn create_login_role(&self, user: &str, password: &str) -> Result<()> {
+        let sql = format!(
+            "CREATE ROLE {} LOGIN PASSWORD {};\n",
+            quote_ident(user),
+            quote_literal(password)
+        );
+        let mut child = Command::new(self.bindir.join("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+            .args([
+                "-p",
+                &self.port().to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
+            .args(["-f", "-"])
+            .env_remove("PGPASSWORD")
+            .env_remove("PGSERVICE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(Error::io("running psql", self.bindir.join("psql")))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(sql.as_bytes())
+                .map_err(Error::io("writing to psql", self.bindir.join("psql")))?;
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(Error::io("running psql", self.bindir.join("psql")))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(Error::Command {
+            command: format!("psql: CREATE ROLE {user} LOGIN PASSWORD (withheld)"),
+            // The server echoes no password in its errors; psql echoes no input.
+            output: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
     }
 
@@ -129,6 +235,28 @@ struct Postgres {
     bindir: PathBuf,
     template: PathBuf,
     owner: Option<(Uid, Gid)>,
+    /// Cleartext password authentication for every role but `postgres`.
+    password_auth: bool,
+}
+
+/// QuestDB-like authentication: the superuser keeps trust (the test kit's own psql), every
+/// other role sends its password in cleartext, as QuestDB's PG wire asks for.
+const PASSWORD_HBA: &str = "\
+# preflight-testkit password_auth: cleartext passwords, as QuestDB's PG wire
+local all postgres trust
+host  all postgres 127.0.0.1/32 trust
+local all all password
+host  all all 127.0.0.1/32 password
+";
+
+/// `"name"` with embedded quotes doubled.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `'text'` with embedded quotes doubled (standard_conforming_strings is on).
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 impl Postgres {
@@ -140,6 +268,7 @@ impl Postgres {
             bindir,
             template,
             owner,
+            password_auth: false,
         })
     }
 }
@@ -153,6 +282,10 @@ impl Flavor for Postgres {
         let data = dir.join("data");
         let sock = dir.join("sock");
         run(Command::new("cp").arg("-a").arg(&self.template).arg(&data))?;
+        if self.password_auth {
+            let hba = data.join("pg_hba.conf");
+            fs::write(&hba, PASSWORD_HBA).map_err(Error::io("writing pg_hba.conf", &hba))?;
+        }
         fs::create_dir(&sock).map_err(Error::io("creating the socket dir", &sock))?;
         chown(dir, self.owner)?;
         chown(&sock, self.owner)?;
@@ -329,4 +462,53 @@ fn run(command: &mut Command) -> Result<()> {
             String::from_utf8_lossy(&output.stdout)
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `psql -c 'SELECT current_user'` as `user` with `PGPASSWORD`.
+    fn login(pg: &PostgresServer, user: &str, password: &str) -> std::process::Output {
+        Command::new(pg.bindir.join("psql"))
+            .args(["-X", "-A", "-t", "-w", "-h", "127.0.0.1"])
+            .args(["-p", &pg.port().to_string(), "-U", user, "-d", "postgres"])
+            .args(["-c", "SELECT current_user"])
+            .env("PGPASSWORD", password)
+            .env_remove("PGSERVICE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn password_auth_requires_the_role_password() {
+        let pg = crate::require!(
+            PostgresServer::builder()
+                .password_auth("admin", "it's quest")
+                .start()
+        );
+        let ok = login(&pg, "admin", "it's quest");
+        assert!(ok.status.success(), "{ok:?}");
+        assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "admin");
+        let wrong = login(&pg, "admin", "quest");
+        assert!(!wrong.status.success());
+        let stderr = String::from_utf8_lossy(&wrong.stderr);
+        assert!(
+            stderr.contains("password authentication failed for user \"admin\""),
+            "{stderr}"
+        );
+        // The superuser keeps trust, so the kit's own psql still works.
+        assert_eq!(pg.psql("postgres", "SELECT 1").unwrap(), "1");
+    }
+
+    #[test]
+    fn password_auth_with_a_delay_is_refused() {
+        let err = PostgresServer::builder()
+            .password_auth("admin", "quest")
+            .delay(Duration::from_millis(1))
+            .start()
+            .unwrap_err();
+        assert!(err.to_string().contains("delayed start"), "{err}");
+    }
 }

@@ -1,8 +1,9 @@
 //! HTTP and HTTPS: ready when the status matches the rule (2xx unless configured; never
 //! "any response") and, optionally, the body contains a text or matches a regex. Each
-//! attempt opens a fresh connection and closes it (no pooling: a pooled connection could
-//! answer for a server that no longer accepts new ones, and QuestDB's min server allows
-//! only 4 connections).
+//! attempt opens a fresh connection and closes it itself (no pooling: a pooled connection
+//! could answer for a server that no longer accepts new ones; and servers such as QuestDB
+//! keep a connection open whatever `Connection: close` says, while accepting only a
+//! limited number at once).
 
 use std::fmt;
 use std::ops::RangeInclusive;

@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use preflight_testkit::questdb::QuestDbStandIn;
-use preflight_testkit::require;
-
-fn example(name: &str) -> Command {
+pub(crate) fn example(name: &str) -> Command {
     static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -62,7 +59,7 @@ fn example(name: &str) -> Command {
     command
 }
 
-fn run(command: &mut Command) -> (i32, String, String) {
+pub(crate) fn run(command: &mut Command) -> (i32, String, String) {
     let Output {
         status,
         stdout,
@@ -215,52 +212,4 @@ fn wait_for_json_lines() {
     assert_eq!(kinds, ["config", "health", "ready"]);
     assert_eq!(events[0]["start_interval_ms"], 10);
     assert_eq!(events[1]["to"], "healthy");
-}
-
-#[test]
-fn wait_for_questdb_once_is_a_healthcheck_against_the_stand_in() {
-    let pg = require!(crate::questdb::questdb_postgres());
-    let qdb = QuestDbStandIn::start().unwrap();
-    let once = |qdb: &QuestDbStandIn| {
-        let mut command = example("wait-for-questdb");
-        command
-            .env("QDB_HOST", "127.0.0.1")
-            .env("QDB_HEALTH_PORT", qdb.health_port().to_string())
-            .env("QDB_PG_PORT", pg.port().to_string())
-            .env("QDB_PG_PASSWORD", "s3cret")
-            .args([
-                "--once",
-                "--ping",
-                "--http-port",
-                &qdb.http_port().to_string(),
-            ]);
-        run(&mut command)
-    };
-    let (code, _, stderr) = once(&qdb);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("ready"), "{stderr}");
-    qdb.set_healthy(false);
-    let (code, _, stderr) = once(&qdb);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("min-health"), "{stderr}");
-    assert!(stderr.contains("HTTP 500"), "{stderr}");
-    assert!(!stderr.contains("s3cret"), "{stderr}");
-    drop(qdb);
-
-    // Without --once: waits for the ladder, then execs the command.
-    let later = QuestDbStandIn::start_after(std::time::Duration::from_millis(300)).unwrap();
-    let (code, stdout, stderr) = run(example("wait-for-questdb").args([
-        "--host",
-        "127.0.0.1",
-        "--health-port",
-        &later.health_port().to_string(),
-        "--pg-port",
-        &pg.port().to_string(),
-        "--",
-        "echo",
-        "ingest",
-    ]));
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.trim(), "ingest");
-    assert!(stderr.contains("min-health"), "{stderr}");
 }
