@@ -2,6 +2,7 @@
 //! `.env` loaders (python-dotenv, Node dotenv, the dotenvy crate), and generated input.
 
 mod common;
+mod dotenv_linter;
 mod fixtures;
 mod loaders;
 mod no_leak;
