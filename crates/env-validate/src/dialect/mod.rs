@@ -432,7 +432,8 @@ mod tests {
         // [dotenvy, compose, node, python]
         assert_eq!(read("K=a #c"), [s("a"), s("a"), s("a"), s("a")]);
         assert_eq!(read("K=a#c"), [s("a#c"), s("a#c"), s("a"), s("a#c")]);
-        assert_eq!(read("K=   # c"), [s(""), s("# c"), s(""), s("# c")]);
+        // python-dotenv 1.2.4 (1.2.2 read `# c`).
+        assert_eq!(read("K=   # c"), [s(""), s("# c"), s(""), s("")]);
         assert_eq!(read("K=#c"), [s(""), s("#c"), s(""), s("#c")]);
         assert_eq!(read("K=a b"), [None, s("a b"), s("a b"), s("a b")]);
         assert_eq!(
