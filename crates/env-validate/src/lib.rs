@@ -105,6 +105,7 @@
 mod dialect;
 mod error;
 mod finding;
+mod fix;
 mod hash;
 mod lint;
 mod location;
@@ -119,6 +120,7 @@ mod values;
 pub use dialect::{Dialect, Reading, UnknownDialect, Unrepresentable};
 pub use error::{Error, Result};
 pub use finding::{Finding, Rule, Severity, Snippet};
+pub use fix::{FixChange, Fixed, fix};
 pub use location::Location;
 pub use parse::{Document, Entry, Limits, Separator};
 pub use report::{Format, Report};

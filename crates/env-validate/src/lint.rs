@@ -135,6 +135,55 @@ pub(crate) fn lint(doc: &Document) -> Vec<Finding> {
     out
 }
 
+/// The ordering group of each item, as UnorderedKey sees them (for `fix`): entries and
+/// ordinary comments carry their group's number; blank lines, control comments and
+/// entries whose value references their group (each a group boundary) carry `None`.
+pub(crate) fn ordering_groups(doc: &Document) -> Vec<Option<usize>> {
+    let text = doc.text();
+    let mut group = Group::new(true);
+    let mut id = 0;
+    let mut control = Control::default();
+    let mut out = Vec::with_capacity(doc.items.len());
+    for item in &doc.items {
+        let boundary = match &item.kind {
+            ItemKind::Blank => true,
+            ItemKind::Comment => control.update(&text[item.range.start..item.content_end]),
+            ItemKind::TooLong => true,
+            ItemKind::Entry(raw) => {
+                raw.sep.is_some() && group.references_group(&text[raw.value.clone()])
+            }
+        };
+        if boundary {
+            group.reset();
+            id += 1;
+            out.push(None);
+            continue;
+        }
+        if let ItemKind::Entry(raw) = &item.kind {
+            let key = match raw.sep {
+                Some(_) => &text[raw.key.clone()],
+                None => text[line_content_start(doc, item, raw)..item.content_end].trim_end(),
+            };
+            if let Some(keys) = &mut group.keys {
+                keys.insert(key);
+            }
+        }
+        out.push(Some(id));
+    }
+    out
+}
+
+/// The key an entry sorts by: its key, or for a line without `=` its text.
+pub(crate) fn sort_key<'d>(doc: &'d Document, item: &Item) -> Option<&'d str> {
+    match &item.kind {
+        ItemKind::Entry(raw) if raw.sep.is_some() => Some(&doc.text()[raw.key.clone()]),
+        ItemKind::Entry(raw) => {
+            Some(doc.text()[line_content_start(doc, item, raw)..item.content_end].trim_end())
+        }
+        _ => None,
+    }
+}
+
 /// Where the line's text starts: after a byte-order mark on the first line, at the
 /// indentation otherwise (`export ` included).
 fn line_content_start(doc: &Document, item: &Item, raw: &RawEntry) -> usize {

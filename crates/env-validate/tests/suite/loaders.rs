@@ -12,7 +12,7 @@ use preflight_testkit::skip_or_fail;
 
 use crate::common::{fixture, fixtures_in, load};
 
-type Map = BTreeMap<String, Option<String>>;
+pub(crate) type Map = BTreeMap<String, Option<String>>;
 
 fn loaders_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/loaders")
@@ -24,7 +24,7 @@ fn real(program: &str, script: &str, file: &Path) -> Option<Map> {
 }
 
 /// Runs a loader script once on many files (one process, not one per file).
-fn real_many(program: &str, script: &str, files: &[PathBuf]) -> Option<Vec<Map>> {
+pub(crate) fn real_many(program: &str, script: &str, files: &[PathBuf]) -> Option<Vec<Map>> {
     let out = Command::new(program)
         .arg(loaders_dir().join(script))
         .args(files)
@@ -83,7 +83,7 @@ fn ours(file: &Path, dialect: Dialect) -> Map {
     map
 }
 
-fn all_fixtures() -> Vec<PathBuf> {
+pub(crate) fn all_fixtures() -> Vec<PathBuf> {
     let mut v = fixtures_in("dialects");
     v.extend(fixtures_in("lint"));
     v.extend(fixtures_in("dotenv-linter"));

@@ -3,6 +3,7 @@
 
 mod common;
 mod dotenv_linter;
+mod fixing;
 mod fixtures;
 mod loaders;
 mod no_leak;
