@@ -95,6 +95,9 @@ impl Fixed {
 
 /// Each line of `text`, values and comments masked as in findings' snippets.
 fn masked_lines(text: &str) -> Vec<String> {
+    if text.is_empty() {
+        return Vec::new();
+    }
     let doc = Document::parse("", text);
     let mut out = Vec::new();
     for item in &doc.items {

@@ -7,10 +7,16 @@
 //!   escapes, `${VAR:-default}`, keys, duplicates). Pick the [`Dialect`] your app uses
 //!   (dotenvy, docker compose, Node `dotenv`, python-dotenv), or [`Dialect::Portable`] to
 //!   flag every line the loaders read differently.
-//! - **Lints** covering dotenv-linter's checks (see [`Rule`]).
+//! - **Lints** with dotenv-linter 4.0's checks and semantics (see [`Rule`]), compared
+//!   with the real binary in the test suite; the deliberate differences are listed in
+//!   the README with their reasons.
 //! - **The schema**, from `# @…` directives in the template or [`Schema::builder`]:
 //!   required keys, types, defaults (checked too), patterns, cross-field rules.
-//! - **Drift** between the env files and the template, both ways.
+//! - **Drift** between the env files and the template, both ways, and the key sets of
+//!   any number of files ([`diff_keys`]).
+//!
+//! [`fix()`] rewrites a file to remove lint findings, keeping only rewrites after which
+//! every loader reads every key as before.
 //!
 //! ```
 //! use preflight_env_validate::{Dialect, Document, Format, Rule, Validator};
@@ -103,6 +109,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod dialect;
+mod diff;
 mod error;
 mod finding;
 mod fix;
@@ -118,6 +125,7 @@ mod validate;
 mod values;
 
 pub use dialect::{Dialect, Reading, UnknownDialect, Unrepresentable};
+pub use diff::{KeyDiff, diff_keys};
 pub use error::{Error, Result};
 pub use finding::{Finding, Rule, Severity, Snippet};
 pub use fix::{FixChange, Fixed, fix};
