@@ -77,6 +77,45 @@ proptest! {
     }
 }
 
+/// Per loader, what each key reads as (duplicates by the loader's rule): the values only.
+fn values_by_key(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    Dialect::LOADERS
+        .iter()
+        .map(|&d| {
+            let doc = Document::parse_bytes("v", text.as_bytes(), d, &Limits::default());
+            let mut map = std::collections::BTreeMap::new();
+            for (e, r) in doc.entries().zip(d.read(&doc, &|_| None)) {
+                if let Reading::Value(v) = r {
+                    if d.first_duplicate_wins() && map.contains_key(e.key()) {
+                        continue;
+                    }
+                    map.insert(e.key().to_owned(), v);
+                }
+            }
+            map
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// `fix` never panics, is idempotent, and no loader loses or changes a value.
+    #[test]
+    fn fix_keeps_every_value_and_is_idempotent(bytes in env_bytes()) {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let fixed = preflight_env_validate::fix(&Document::parse("p.env", &text), &[]);
+        let again = preflight_env_validate::fix(&Document::parse("p.env", &fixed.text), &[]);
+        prop_assert_eq!(&again.text, &fixed.text);
+        let (before, after) = (values_by_key(&text), values_by_key(&fixed.text));
+        for (d, (b, a)) in Dialect::LOADERS.iter().zip(before.iter().zip(&after)) {
+            for (k, v) in b {
+                prop_assert_eq!(a.get(k), Some(v), "{} reads {} differently", d, k);
+            }
+        }
+    }
+}
+
 #[test]
 fn render_refuses_rather_than_writes_wrongly() {
     // A value with every quote character and a backslash cannot be written for Node, and
