@@ -77,6 +77,7 @@ fn fix_never_changes_what_a_loader_reads_and_is_idempotent() {
             file.display()
         );
     }
+    println!("fix: {} fixtures, {applied} fixes applied", files.len());
     assert!(
         applied > 50,
         "only {applied} fixes applied over the fixtures"
