@@ -10,7 +10,7 @@
 //!    several runs, measured with `std::time::Instant` around `Command::output`. Two
 //!    files per size: keys sorted (lint-clean), and the same entries shuffled (what real
 //!    files look like; dotenv-linter's order check is quadratic there).
-//!    The bench builds the example itself (`cargo build --release --example
+//!    The bench builds the example itself (`cargo build --profile bench --example
 //!    validate-env`, a no-op when it is up to date), so the figure is always the current
 //!    source's, never a stale binary's.
 //!
@@ -114,14 +114,17 @@ fn time_process(cmd: &mut Command, runs: usize) -> Option<Duration> {
     Some(median(times))
 }
 
-/// Builds the `validate-env` example in release mode from the current source and returns
+/// Builds the `validate-env` example (optimised) from the current source and returns
 /// its path: timing whatever happens to be in `target/release` could time old code.
 fn example_binary() -> Option<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
+        // The bench profile (release + line tables) shares the dependencies this bench
+        // was just built with, in `target/release`: no second optimised build.
         .args([
             "build",
-            "--release",
+            "--profile",
+            "bench",
             "--quiet",
             "--example",
             "validate-env",
