@@ -28,10 +28,12 @@ pub enum Dialect {
     Dotenvy,
     /// Docker Compose v2 `env_file` / `.env` (compose-go): shell-like `${VAR:-default}`.
     Compose,
-    /// Node's `dotenv` (17/18, default parser): `#` always starts a comment, no expansion.
+    /// Node's `dotenv` (18.0, default parser): `#` always starts a
+    /// comment, no expansion.
     Node,
-    /// python-dotenv 1.2 (`dotenv_values` / `load_dotenv`, Django, Celery): `${VAR}` and
-    /// `${VAR:-default}` expansion, also inside single quotes.
+    /// python-dotenv 1.2.4 (`dotenv_values` / `load_dotenv`, Django, Celery): `${VAR}` and
+    /// `${VAR:-default}` expansion, also inside single quotes. Before 1.2.4 it read
+    /// `K=   # c` as `# c` (now empty) and kept a byte-order mark in the first key.
     Python,
     /// Every loader at once: a line that any two loaders read differently is a finding.
     /// Values are validated as the first loader that accepts them reads them.
