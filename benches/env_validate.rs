@@ -10,7 +10,9 @@
 //!    several runs, measured with `std::time::Instant` around `Command::output`. Two
 //!    files per size: keys sorted (lint-clean), and the same entries shuffled (what real
 //!    files look like; dotenv-linter's order check is quadratic there).
-//!    Build the example first: `cargo build --release --example validate-env`.
+//!    The bench builds the example itself (`cargo build --profile bench --example
+//!    validate-env`, a no-op when it is up to date), so the figure is always the current
+//!    source's, never a stale binary's.
 //!
 //! Everything is local files and processes; no network.
 
@@ -112,7 +114,29 @@ fn time_process(cmd: &mut Command, runs: usize) -> Option<Duration> {
     Some(median(times))
 }
 
+/// Builds the `validate-env` example (optimised) from the current source and returns
+/// its path: timing whatever happens to be in `target/release` could time old code.
 fn example_binary() -> Option<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        // The bench profile (release + line tables) shares the dependencies this bench
+        // was just built with, in `target/release`: no second optimised build.
+        .args([
+            "build",
+            "--profile",
+            "bench",
+            "--quiet",
+            "--example",
+            "validate-env",
+            "--features",
+            "env-validate",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        println!("  validate-env: the release build failed ({status:?})");
+        return None;
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
@@ -188,11 +212,6 @@ fn main() {
     println!("\nwhole process, same file, median wall time:");
     let dir = tempfile::tempdir().expect("tempdir");
     let example = example_binary();
-    if example.is_none() {
-        println!(
-            "  validate-env: not built; run `cargo build --release --example validate-env` first"
-        );
-    }
     let linter = Command::new("dotenv-linter")
         .arg("--version")
         .output()

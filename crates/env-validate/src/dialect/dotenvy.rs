@@ -21,7 +21,7 @@ pub(super) fn read(key: &str, sep: Option<Separator>, raw: &str, vars: &Vars<'_>
     if sep.is_none() || is_colon(sep) {
         return Reading::Rejected("dotenvy requires `=` after the key".to_owned());
     }
-    let value = raw.trim_start();
+    let value = cut_comment(raw).trim();
     if value.is_empty() || value.starts_with('#') {
         return Reading::Value(String::new());
     }
@@ -29,6 +29,48 @@ pub(super) fn read(key: &str, sep: Option<Separator>, raw: &str, vars: &Vars<'_>
         Ok(v) => Reading::Value(v),
         Err(why) => Reading::Rejected(why.to_owned()),
     }
+}
+
+/// dotenvy's line reader (`iter.rs`, `eval_end_state`) drops a `#` comment that follows
+/// whitespace outside quotes before the value is parsed, so `$A # note` is `$A`.
+fn cut_comment(raw: &str) -> &str {
+    #[derive(Clone, Copy, PartialEq)]
+    enum S {
+        Complete,
+        Space,
+        Escape,
+        Weak,
+        WeakEscape,
+        Strong,
+        StrongEscape,
+    }
+    let mut s = S::Complete;
+    for (i, c) in raw.char_indices() {
+        s = match s {
+            S::Space if c == '#' => return &raw[..i],
+            S::Space | S::Complete => match c {
+                '\\' => S::Escape,
+                '"' => S::Weak,
+                '\'' => S::Strong,
+                c if s == S::Complete && c.is_whitespace() && c != '\n' && c != '\r' => S::Space,
+                _ => S::Complete,
+            },
+            S::Escape => S::Complete,
+            S::Weak => match c {
+                '\\' => S::WeakEscape,
+                '"' => S::Complete,
+                _ => S::Weak,
+            },
+            S::WeakEscape => S::Weak,
+            S::Strong => match c {
+                '\\' => S::StrongEscape,
+                '\'' => S::Complete,
+                _ => S::Strong,
+            },
+            S::StrongEscape => S::Strong,
+        };
+    }
+    raw
 }
 
 #[derive(PartialEq)]

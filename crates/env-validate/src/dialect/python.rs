@@ -1,9 +1,12 @@
-//! python-dotenv 1.2 (`parser.py`, `main.py`): keys `[^=#\s]+`, horizontal whitespace
-//! after `=` is skipped, `'…'` and `"…"` may span lines (`\\` and `\'` unescaped in single
-//! quotes; `\\ \' \" \a \b \f \n \r \t \v` in double quotes), an unquoted value loses a
-//! ` #…` comment and trailing whitespace but keeps a `#` with no space before it.
-//! `${NAME}` / `${NAME:-default}` expand everywhere, single quotes included. A line it
-//! cannot parse is skipped with a logged warning.
+//! python-dotenv 1.2.4 (`parser.py`, `main.py`): keys `[^=#\s]+`, horizontal whitespace
+//! after `=` is skipped, and a `#` after such whitespace makes the value empty (`K=  # c`;
+//! 1.2.2 read `# c`); `'…'` and `"…"` may span lines, a backslash inside them always
+//! escapes the next character when looking for the closing quote (1.2.2 only skipped an
+//! escaped quote, so `"a\\"` ran on); `\\` and `\'` are unescaped in single quotes,
+//! `\\ \' \" \a \b \f \n \r \t \v` in double quotes; an unquoted value loses a ` #…`
+//! comment and trailing whitespace but keeps a `#` with no space before it. `${NAME}` /
+//! `${NAME:-default}` expand everywhere, single quotes included. A leading UTF-8 BOM is
+//! dropped (1.2.4). A line it cannot parse is skipped with a logged warning.
 
 use super::{Reading, Vars, expand};
 use crate::Separator;
@@ -27,6 +30,9 @@ pub(super) fn read(key: &str, sep: Option<Separator>, raw: &str, vars: &Vars<'_>
 
 fn value(raw: &str) -> Result<String, &'static str> {
     let t = raw.trim_start_matches(|c: char| c.is_whitespace() && c != '\n' && c != '\r');
+    if t.len() < raw.len() && t.starts_with('#') {
+        return Ok(String::new());
+    }
     let (content, rest, q) = match t.chars().next() {
         Some(q @ ('\'' | '"')) => {
             let b = t.as_bytes();
@@ -35,7 +41,7 @@ fn value(raw: &str) -> Result<String, &'static str> {
             let close = loop {
                 match b.get(i) {
                     None => return Err("python-dotenv skips a value whose quote is never closed"),
-                    Some(&b'\\') if b.get(i + 1) == Some(&qb) => i += 2,
+                    Some(&b'\\') if b.get(i + 1).is_some() => i += 2,
                     Some(&c) if c == qb => break i,
                     Some(_) => i += 1,
                 }

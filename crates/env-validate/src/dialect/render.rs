@@ -74,11 +74,6 @@ pub(super) fn render_entry(
         Dialect::Python if python_expands(value) => {
             return fail("python-dotenv always expands `${…}` and has no escape for it");
         }
-        // python-dotenv's quote regex reads the `\\"` that would end such a value as an
-        // escaped quote and runs on into the next lines.
-        Dialect::Python if value.ends_with('\\') => {
-            return fail("python-dotenv cannot read a quoted value that ends with a backslash");
-        }
         Dialect::Dotenvy | Dialect::Compose | Dialect::Python => {
             out.push('"');
             for c in value.chars() {

@@ -1,4 +1,5 @@
-"""Print python-dotenv's reading of a .env file as JSON ({key: value or null}).
+"""Print python-dotenv's reading of .env files as JSON: one {key: value or null} object per
+file given, in a list.
 
 Used by the env-validate loader comparison tests; run with a clean environment so
 expansion sees only the file.
@@ -8,4 +9,4 @@ import sys
 
 from dotenv import dotenv_values
 
-print(json.dumps(dotenv_values(sys.argv[1]), ensure_ascii=False))
+print(json.dumps([dotenv_values(path) for path in sys.argv[1:]], ensure_ascii=False))

@@ -136,7 +136,7 @@ fn dialect_fixtures_read_as_each_loader_does() {
             &[
                 ("SPACED", ["a", "a", "a", "a"]),
                 ("GLUED", ["a#c", "a#c", "a", "a#c"]),
-                ("EMPTY_THEN_COMMENT", ["", "# c", "", "# c"]),
+                ("EMPTY_THEN_COMMENT", ["", "# c", "", ""]),
                 ("ONLY_COMMENT", ["", "#c", "", "#c"]),
                 ("QUOTED_HASH", ["a#b", "a#b", "a#b", "a#b"]),
             ],

@@ -2,6 +2,8 @@
 //! `.env` loaders (python-dotenv, Node dotenv, the dotenvy crate), and generated input.
 
 mod common;
+mod dotenv_linter;
+mod fixing;
 mod fixtures;
 mod loaders;
 mod no_leak;
