@@ -5,6 +5,7 @@
 
 mod support;
 
+mod commands;
 mod examples;
 mod http;
 mod parsing;
