@@ -102,7 +102,7 @@ impl Wait {
             Ok::<(), Error>(())
         };
         let outcome = match deadline {
-            Some(limit) => tokio::time::timeout_at((started + limit).into(), all)
+            Some(limit) => tokio::time::timeout_at(saturating_add(started, limit).into(), all)
                 .await
                 .unwrap_or_else(|_| {
                     Err(Error::Timeout {
@@ -385,7 +385,7 @@ impl Driver {
             let delay = tracker.next_delay(probe_start);
             due = match due.checked_add(delay) {
                 Some(next) if next > Instant::now() => next,
-                _ => probe_start + delay,
+                _ => saturating_add(probe_start, delay),
             };
             tokio::time::sleep_until(due.into()).await;
         }
@@ -402,4 +402,11 @@ impl Driver {
             })
             .await;
     }
+}
+
+/// `at + duration`, or a point ~30 years ahead when that overflows: a deadline or an
+/// interval given as `9223372036854775807s` means "never", not a panic.
+fn saturating_add(at: Instant, duration: std::time::Duration) -> Instant {
+    const FAR: std::time::Duration = std::time::Duration::from_secs(30 * 365 * 86_400);
+    at.checked_add(duration.min(FAR)).unwrap_or(at)
 }
