@@ -13,26 +13,47 @@ const CASES: &[(&str, &str)] = &[
     ("[::1]:5432", "[::1]:5432"),
     ("unix:///run/app.sock", "unix:///run/app.sock"),
     ("file:///tmp/ready", "file:///tmp/ready"),
-    ("http://h:8080/health?verbose=1", "http://h:8080/health?verbose=1"),
+    (
+        "http://h:8080/health?verbose=1",
+        "http://h:8080/health?verbose=1",
+    ),
     ("postgres://app@db/app", "postgres://app@db/app"),
     ("redis://127.0.0.1", "redis://127.0.0.1"),
     ("", ""),
     // Userinfo passwords, every scheme.
     ("postgres://u:pw@h/db", "postgres://u:***@h/db"),
-    ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
-    ("redis://:pw@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+    (
+        "postgresql://u:pw@h:5432/db",
+        "postgresql://u:***@h:5432/db",
+    ),
+    (
+        "redis://:pw@127.0.0.1:6379/0",
+        "redis://:***@127.0.0.1:6379/0",
+    ),
     ("rediss://u:pw@cache:6380", "rediss://u:***@cache:6380"),
-    ("redis+unix://:pw@/run/redis.sock", "redis+unix://:***@/run/redis.sock"),
+    (
+        "redis+unix://:pw@/run/redis.sock",
+        "redis+unix://:***@/run/redis.sock",
+    ),
     ("mysql://root:pw@db:3306", "mysql://root:***@db:3306"),
     ("mariadb://root:pw@db", "mariadb://root:***@db"),
-    ("amqp://guest:pw@mq:5672/%2f", "amqp://guest:***@mq:5672/%2f"),
+    (
+        "amqp://guest:pw@mq:5672/%2f",
+        "amqp://guest:***@mq:5672/%2f",
+    ),
     ("nats://u:pw@nats:4222", "nats://u:***@nats:4222"),
     ("mqtt://u:pw@broker", "mqtt://u:***@broker"),
-    ("questdb://admin:quest@qdb?pg_port=8812", "questdb://admin:***@qdb?pg_port=8812"),
+    (
+        "questdb://admin:quest@qdb?pg_port=8812",
+        "questdb://admin:***@qdb?pg_port=8812",
+    ),
     ("tcp://u:pw@h:1", "tcp://u:***@h:1"),
     ("POSTGRES://u:pw@h", "POSTGRES://u:***@h"),
     // Passwords with every awkward character, raw or percent-encoded.
-    ("postgres://u:S3cr?tZq9@127.0.0.1:5999/x", "postgres://u:***@127.0.0.1:5999/x"),
+    (
+        "postgres://u:S3cr?tZq9@127.0.0.1:5999/x",
+        "postgres://u:***@127.0.0.1:5999/x",
+    ),
     ("postgres://u:a#b@h/db", "postgres://u:***@h/db"),
     ("postgres://u:p@a@h/db", "postgres://u:***@h/db"),
     ("postgres://u:p/a?b#c@h/db", "postgres://u:***@h/db"),
@@ -42,15 +63,30 @@ const CASES: &[(&str, &str)] = &[
     ("postgres://u:100%@h/db", "postgres://u:***@h/db"),
     ("redis://:a%23b?c@h:6379", "redis://:***@h:6379"),
     ("mysql://u:p w@h", "mysql://u:***@h"),
-    ("postgres://u:pw@h1:5432,h2:5433/db", "postgres://u:***@h1:5432,h2:5433/db"),
-    ("postgres://u:pw@[::1]:5432/db", "postgres://u:***@[::1]:5432/db"),
+    (
+        "postgres://u:pw@h1:5432,h2:5433/db",
+        "postgres://u:***@h1:5432,h2:5433/db",
+    ),
+    (
+        "postgres://u:pw@[::1]:5432/db",
+        "postgres://u:***@[::1]:5432/db",
+    ),
     // Token-only userinfo, and user names that are tokens.
     ("nats://s3cr3t@nats:4222", "nats://***@nats:4222"),
-    ("https://ghp_tok@github.com/o/r", "https://***@github.com/o/r"),
-    ("https://tok:x-oauth-basic@github.com", "https://***:***@github.com"),
+    (
+        "https://ghp_tok@github.com/o/r",
+        "https://***@github.com/o/r",
+    ),
+    (
+        "https://tok:x-oauth-basic@github.com",
+        "https://***:***@github.com",
+    ),
     ("http://u:pw@h/x", "http://***:***@h/x"),
     ("redis://tok@h", "redis://***@h"),
-    ("https://sk_live_tok:@api.example.com", "https://***:***@api.example.com"),
+    (
+        "https://sk_live_tok:@api.example.com",
+        "https://***:***@api.example.com",
+    ),
     ("nats://tok:@nats", "nats://***:***@nats"),
     ("mqtt://user@broker", "mqtt://user@broker"),
     // Query and fragment parameters, any case, percent-encoded keys.
@@ -58,16 +94,28 @@ const CASES: &[(&str, &str)] = &[
         "postgres://h/db?user=a&password=pw&sslmode=disable",
         "postgres://h/db?user=a&password=***&sslmode=disable",
     ),
-    ("postgres://h/db?sslpassword=pw", "postgres://h/db?sslpassword=***"),
+    (
+        "postgres://h/db?sslpassword=pw",
+        "postgres://h/db?sslpassword=***",
+    ),
     ("x://h?PASSWORD=pw", "x://h?PASSWORD=***"),
     ("x://h?Pass=pw&passwd=pw", "x://h?Pass=***&passwd=***"),
     ("x://h?token=pw;secret=pw", "x://h?token=***;secret=***"),
-    ("x://h?key=pw&api_key=pw&access_token=pw", "x://h?key=***&api_key=***&access_token=***"),
+    (
+        "x://h?key=pw&api_key=pw&access_token=pw",
+        "x://h?key=***&api_key=***&access_token=***",
+    ),
     ("x://h?pass%77ord=pw", "x://h?pass%77ord=***"),
-    ("x://h/p#access_token=pw&x=1", "x://h/p#access_token=***&x=1"),
+    (
+        "x://h/p#access_token=pw&x=1",
+        "x://h/p#access_token=***&x=1",
+    ),
     ("x://h?a=1?password=pw", "x://h?a=1?password=***"),
     ("x://h?user=a&ping&db=1", "x://h?user=a&ping&db=1"),
-    ("x://h?dbname=postgres%3A%2F%2Fu%3Apw%40h", "x://h?dbname=***"),
+    (
+        "x://h?dbname=postgres%3A%2F%2Fu%3Apw%40h",
+        "x://h?dbname=***",
+    ),
     // An `@` after the path: hidden with what precedes it (over-masking beats a leak).
     ("postgres://h/db?password=pw&x=a@b", "postgres://***@b"),
     ("postgres://h:5432/db?x=a@b", "postgres://h:***@b"),
@@ -79,18 +127,33 @@ const CASES: &[(&str, &str)] = &[
     ("post gres://u:pw@h", "***:***@h"),
     // libpq keyword/value strings: quotes, escapes, spaces around `=`.
     ("host=h password=pw", "host=h password=***"),
-    ("host=h password = 'a b' user=x", "host=h password=*** user=x"),
-    ("host=h password='a\\'b c' user=x", "host=h password=*** user=x"),
+    (
+        "host=h password = 'a b' user=x",
+        "host=h password=*** user=x",
+    ),
+    (
+        "host=h password='a\\'b c' user=x",
+        "host=h password=*** user=x",
+    ),
     ("host=h password=a\\ b user=x", "host=h password=*** user=x"),
     ("PASSWORD=pw", "PASSWORD=***"),
-    ("host=h sslpassword='' port=5432", "host=h sslpassword=*** port=5432"),
+    (
+        "host=h sslpassword='' port=5432",
+        "host=h sslpassword=*** port=5432",
+    ),
     ("host='my host' dbname=app", "host='my host' dbname=app"),
     ("dbname=postgres://u:pw@h/db host=x", "dbname=*** host=x"),
     ("dbname='host=h password=pw'", "dbname=***"),
     ("user=a@b host=h", "user=a@b host=h"),
     // Fail-safe: an unparseable keyword string shows its host, or nothing.
-    ("host=h password='unterminated", "host=h <unparseable connection string hidden>"),
-    ("host='unterminated password=pw", "<unparseable connection string hidden>"),
+    (
+        "host=h password='unterminated",
+        "host=h <unparseable connection string hidden>",
+    ),
+    (
+        "host='unterminated password=pw",
+        "<unparseable connection string hidden>",
+    ),
     ("password=x junk", "<unparseable connection string hidden>"),
     ("host=h =x", "host=h <unparseable connection string hidden>"),
 ];
@@ -153,7 +216,9 @@ fn password() -> impl Strategy<Value = String> {
 fn leaks(text: &str, secret: &str) -> bool {
     text.contains("CANA") || text.contains("ANAR") || text.contains("NARY") || {
         let chars: Vec<char> = secret.chars().collect();
-        chars.windows(6).any(|w| text.contains(&w.iter().collect::<String>()))
+        chars
+            .windows(6)
+            .any(|w| text.contains(&w.iter().collect::<String>()))
     }
 }
 

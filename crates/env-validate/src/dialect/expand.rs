@@ -93,10 +93,13 @@ fn compose_braced(inner: &str, vars: &Vars<'_>) -> Result<String, String> {
     if rest.is_empty() {
         return Ok(value.unwrap_or_default());
     }
+    // The messages below never quote the text inside `${…}`: in a secret's value it is
+    // part of the secret (`Kx9${Qv7top!}z`). They say what is wrong instead.
     let Some(op) = op_rest.chars().next() else {
-        return Err(format!("`${{{name}:}}` has no operator"));
+        return Err("a `${NAME:…}` reference has no operator after the `:`".to_owned());
     };
-    let arg = &op_rest[1..];
+    // `op` may be any character (`${Xé}`): slice by its length, not by one byte.
+    let arg = &op_rest[op.len_utf8()..];
     // With `:` an empty value counts as unset, as in the shell.
     let set = match &value {
         Some(v) => !(colon && v.is_empty()),
@@ -121,12 +124,14 @@ fn compose_braced(inner: &str, vars: &Vars<'_>) -> Result<String, String> {
             if set {
                 Ok(value.unwrap_or_default())
             } else {
-                Err(format!(
-                    "required variable `{name}` is unset (`${{{name}?…}}`)"
-                ))
+                Err("a variable required by a `${NAME?…}` reference is unset".to_owned())
             }
         }
-        _ => Err(format!("`${{{name}…}}` has an unknown operator")),
+        _ => Err(
+            "a `${…}` reference has an unknown operator (expected `-`, `+` or `?`, \
+             optionally after `:`)"
+                .to_owned(),
+        ),
     }
 }
 
@@ -166,4 +171,45 @@ pub(super) fn python(input: &str, vars: &Vars<'_>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dialect::{Dialect, Reading};
+    use crate::parse::Document;
+
+    fn compose_reading(text: &str) -> Reading {
+        let doc = Document::parse("t", text);
+        let [_, compose, _, _] = Dialect::read_all(&doc, &|_| None);
+        compose.into_iter().last().unwrap()
+    }
+
+    #[test]
+    fn a_non_ascii_operator_is_an_error_not_a_panic() {
+        // Before: `&op_rest[1..]` sliced inside `é` and panicked.
+        for text in ["A=${Xé}", "A=${X:é}", "A=${X😀d}", "A=${X:}"] {
+            let doc = Document::parse("t", text);
+            let _ = Dialect::read_all(&doc, &|_| None);
+            assert!(
+                matches!(compose_reading(text), Reading::Rejected(_)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_never_quote_what_is_inside_the_braces() {
+        // Before: "`${Qv7topsecret…}` has an unknown operator" echoed part of a password.
+        for text in [
+            "DB_PASSWORD=Kx9${Qv7topsecret!}z",
+            "DB_PASSWORD=Kx9${Qv7topsecret:}z",
+            "DB_PASSWORD=Kx9${Qv7topsecret:?}z",
+            "DB_PASSWORD=Kx9${Qv7topsecret?Qv7more}z",
+        ] {
+            let Reading::Rejected(message) = compose_reading(text) else {
+                panic!("{text} is not rejected");
+            };
+            assert!(!message.contains("Qv7"), "{text}: {message}");
+        }
+    }
 }
