@@ -11,6 +11,8 @@
 //! file's directory. Exit code: the one chosen by `settings.success` (a real code, not
 //! just 0/1), 128 + signal after Ctrl-C / SIGTERM / SIGHUP, 2 for a bad config.
 
+mod cli_io;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,7 +52,7 @@ fn main() -> ExitCode {
         }
     };
     if args.check {
-        println!("{}: ok", args.config.display());
+        cli_io::out(&format!("{}: ok\n", args.config.display()));
         return ExitCode::SUCCESS;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

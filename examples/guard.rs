@@ -18,6 +18,7 @@
 //! setup = "test-guard"
 //! ```
 
+mod cli_io;
 #[path = "test_guard_cli/mod.rs"]
 mod test_guard_cli;
 
@@ -129,7 +130,7 @@ async fn check(policy: &PolicyArgs, quiet: bool) -> u8 {
             if clearance.used_override() {
                 eprint!("{clearance}");
             } else if !quiet {
-                print!("{clearance}");
+                cli_io::out(&clearance.to_string());
             }
             CLEARED
         }
@@ -148,11 +149,11 @@ async fn marker_op(
     match value {
         Some(v) => {
             guard.set_marker(target, v).await?;
-            println!("marked {} as `{v}`", target.id());
+            cli_io::out(&format!("marked {} as `{v}`\n", target.id()));
         }
         None => {
             guard.clear_marker(target).await?;
-            println!("removed the marker of {}", target.id());
+            cli_io::out(&format!("removed the marker of {}\n", target.id()));
         }
     }
     Ok(())
@@ -164,9 +165,13 @@ async fn show(guard: &Guard, target: &Target) -> preflight_test_guard::Result<()
         .value
         .as_deref()
         .map_or_else(|| "no marker".to_owned(), |v| format!("`{v}`"));
-    println!("{}: {} = {value}", target.masked(), reading.source);
+    cli_io::out(&format!(
+        "{}: {} = {value}\n",
+        target.masked(),
+        reading.source
+    ));
     if reading.standby {
-        println!("{}: the server is a standby", target.id());
+        cli_io::out(&format!("{}: the server is a standby\n", target.id()));
     }
     Ok(())
 }
