@@ -7,6 +7,19 @@ use super::{MAX_VALUE, TOO_LONG, Vars};
 /// `${NAME?e}`, `${NAME:+a}`, `${NAME+a}`; the host environment wins over earlier lines;
 /// an unset name is `""`. Errors name the variable, never a value.
 pub(super) fn compose(input: &str, vars: &Vars<'_>) -> Result<String, String> {
+    compose_at(input, vars, 0)
+}
+
+/// How deeply `${A:-${B:-…}}` defaults may nest: far beyond any real file, well inside the
+/// stack (each level recurses).
+const MAX_NESTING: usize = 64;
+
+fn compose_at(input: &str, vars: &Vars<'_>, depth: usize) -> Result<String, String> {
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "`${{…}}` references nest more than {MAX_NESTING} deep"
+        ));
+    }
     let b = input.as_bytes();
     let mut out = String::with_capacity(input.len());
     let mut i = 0;
@@ -28,7 +41,7 @@ pub(super) fn compose(input: &str, vars: &Vars<'_>) -> Result<String, String> {
                     return Err("a `${` is never closed".to_owned());
                 };
                 let inner = &input[i + 2..close];
-                out.push_str(&compose_braced(inner, vars)?);
+                out.push_str(&compose_braced(inner, vars, depth)?);
                 if out.len() > MAX_VALUE {
                     return Err(TOO_LONG.to_owned());
                 }
@@ -77,7 +90,7 @@ fn matching_brace(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-fn compose_braced(inner: &str, vars: &Vars<'_>) -> Result<String, String> {
+fn compose_braced(inner: &str, vars: &Vars<'_>, depth: usize) -> Result<String, String> {
     let b = inner.as_bytes();
     if b.is_empty() || !(b[0] == b'_' || b[0].is_ascii_alphabetic()) {
         return Err("a `${…}` reference has an invalid variable name".to_owned());
@@ -110,12 +123,12 @@ fn compose_braced(inner: &str, vars: &Vars<'_>) -> Result<String, String> {
             if set {
                 Ok(value.unwrap_or_default())
             } else {
-                compose(arg, vars)
+                compose_at(arg, vars, depth + 1)
             }
         }
         '+' => {
             if set {
-                compose(arg, vars)
+                compose_at(arg, vars, depth + 1)
             } else {
                 Ok(String::new())
             }
