@@ -101,15 +101,13 @@ fn deadlines_beyond_the_clock_saturate() {
         "18446744073709551615s",
         "99999999999999h",
     ] {
-        for binary in ["wait-for"] {
-            let mut cmd = Command::new(example(binary));
-            cmd.args(["-t", timeout, "--interval", timeout, &ready]);
-            let run = run(cmd);
-            run.assert_no_panic(&format!("{binary} -t {timeout}"));
-            assert!(
-                matches!(run.code, Some(0 | 2)),
-                "{binary} -t {timeout}: {run:?}"
-            );
-        }
+        let mut cmd = Command::new(example("wait-for"));
+        cmd.args(["-t", timeout, "--interval", timeout, &ready]);
+        let run = run(cmd);
+        run.assert_no_panic(&format!("wait-for -t {timeout}"));
+        assert!(
+            matches!(run.code, Some(0 | 2)),
+            "wait-for -t {timeout}: {run:?}"
+        );
     }
 }

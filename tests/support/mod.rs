@@ -2,19 +2,23 @@
 //! `CARGO_BIN_EXE_*` for examples, so the examples are built once per test binary with the
 //! same cargo (a no-op when `cargo test` has just built them, as it does) and found next
 //! to this test binary, in `target/<profile>/examples/`.
+#![allow(
+    dead_code,
+    reason = "each test binary uses a part of the support module"
+)]
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::sync::{OnceLock, mpsc};
+use std::time::Duration;
 
 /// The longest any one run of an example may take; every run is bounded by its own flags
 /// (`-t 300ms`, `--no-live`) well below it.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 /// The path of the built example `name`.
-pub fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -41,23 +45,23 @@ pub fn example(name: &str) -> PathBuf {
 
 /// What one run printed and how it ended.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     /// The exit code (`None`: killed by a signal).
-    pub code: Option<i32>,
+    pub(crate) code: Option<i32>,
     /// Standard output.
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// Standard error.
-    pub stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
     /// Both streams, for assertions that care about neither in particular.
-    pub fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 
     /// Panics if the run panicked (exit 101 or a panic message).
-    pub fn assert_no_panic(&self, what: &str) {
+    pub(crate) fn assert_no_panic(&self, what: &str) {
         assert!(
             self.code != Some(101) && !self.stderr.contains("panicked at"),
             "{what} panicked:\n{}",
@@ -67,7 +71,7 @@ impl Run {
 }
 
 /// Runs `cmd` with stdin closed and output captured, killing it after [`RUN_LIMIT`].
-pub fn run(mut cmd: Command) -> Run {
+pub(crate) fn run(mut cmd: Command) -> Run {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -86,16 +90,21 @@ pub fn run(mut cmd: Command) -> Run {
         let _ = stderr.read_to_end(&mut s);
         s
     });
-    let until = Instant::now() + RUN_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
+    // The child is waited for on a thread so that a hung run fails the test after
+    // RUN_LIMIT instead of hanging it.
+    let pid = child.id();
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait());
+    });
+    let status = match finished.recv_timeout(RUN_LIMIT) {
+        Ok(status) => status.expect("wait for the example"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
             panic!("{cmd:?} ran longer than {RUN_LIMIT:?}");
         }
-        std::thread::sleep(Duration::from_millis(5));
     };
     Run {
         code: status.code(),

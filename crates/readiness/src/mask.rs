@@ -17,6 +17,27 @@ pub(crate) fn mask(spec: &str) -> String {
     redact(spec)
 }
 
+/// `reason` (why `masked`'s spec is invalid) with every `` `quoted` `` fragment that the
+/// masked spec does not show replaced by `***`: a parser quoting the piece it choked on
+/// (`port `s3cret@db` is not a number`) must not undo the masking.
+pub(crate) fn scrub_reason(masked: &str, reason: &str) -> String {
+    if !masked.contains(MASK) {
+        return reason.to_owned();
+    }
+    reason
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 && !masked.contains(part) {
+                MASK
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
 fn mask_command(prefix: &str, command: &str) -> String {
     let mut words = command.split_whitespace();
     let program = words.next().unwrap_or_default();
@@ -42,6 +63,20 @@ mod tests {
         );
         assert_eq!(mask("nats://T0KEN@nats:4222"), "nats://***@nats:4222");
         assert_eq!(mask("u:pw@db:5432"), "u:***@db:5432");
+    }
+
+    #[test]
+    fn reasons_do_not_quote_what_the_mask_hid() {
+        let masked = mask("u:s3cret@db:5432");
+        assert_eq!(
+            scrub_reason(&masked, "port `s3cret@db` is not a number from 1 to 65535"),
+            "port `***` is not a number from 1 to 65535"
+        );
+        assert_eq!(
+            scrub_reason(&masked, "host `db` is bad"),
+            "host `db` is bad"
+        );
+        assert_eq!(scrub_reason("db:x", "port `x` is bad"), "port `x` is bad");
     }
 
     #[test]

@@ -360,7 +360,14 @@ fn parse_keywords(input: &str) -> (Vec<Pair<'_>>, bool) {
 
 fn redact_keywords(input: &str, depth: u8) -> String {
     let (pairs, complete) = parse_keywords(input);
-    if !complete {
+    // libpq knows only identifier keywords: anything else is not a keyword string we can
+    // trust to split where libpq would (`password=x :s3cret@=`).
+    let identifiers = pairs.iter().all(|p| {
+        p.key
+            .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && p.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if !complete || !identifiers {
         // We cannot tell where a secret ends: show the host, if one was read, and nothing
         // else.
         return match pairs

@@ -156,6 +156,14 @@ const CASES: &[(&str, &str)] = &[
     ),
     ("password=x junk", "<unparseable connection string hidden>"),
     ("host=h =x", "host=h <unparseable connection string hidden>"),
+    (
+        "password=x :s3cret@=",
+        "<unparseable connection string hidden>",
+    ),
+    (
+        "host=h a-b=s3cret",
+        "host=h <unparseable connection string hidden>",
+    ),
 ];
 
 #[test]
