@@ -16,6 +16,8 @@
 //! Exit code: the one chosen by `--success` (a real code, not just 0/1), 128 + signal
 //! after Ctrl-C / SIGTERM / SIGHUP, 2 for a bad config or bad arguments.
 
+mod cli_io;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -138,7 +140,7 @@ fn main() -> ExitCode {
         }
     };
     if args.check {
-        println!("ok");
+        cli_io::out(&format!("{}: ok\n", args.config.display()));
         return ExitCode::SUCCESS;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

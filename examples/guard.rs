@@ -24,6 +24,7 @@
 //! setup = "test-guard"
 //! ```
 
+mod cli_io;
 #[path = "test_guard_cli/mod.rs"]
 mod test_guard_cli;
 
@@ -136,7 +137,7 @@ async fn run(cli: Cli) -> u8 {
             return USAGE;
         }
     };
-    println!("{}", describe(&target));
+    cli_io::out(&format!("{}\n", describe(&target)));
     let writes = !matches!(cli.command, Command::Show { .. });
     if writes && target.endpoints().len() > 1 {
         eprintln!(
@@ -202,7 +203,7 @@ async fn check(policy: &PolicyArgs, quiet: bool) -> u8 {
             if clearance.used_override() {
                 eprint!("{clearance}");
             } else if !quiet {
-                print!("{clearance}");
+                cli_io::out(&clearance.to_string());
             }
             CLEARED
         }
@@ -231,8 +232,8 @@ async fn marker_op(
         (None, true) => guard.clear_server_marker(target).await?,
     }
     match value {
-        Some(v) => println!("marked {what} as `{v}`"),
-        None => println!("removed the marker of {what}"),
+        Some(v) => cli_io::out(&format!("marked {what} as `{v}`\n")),
+        None => cli_io::out(&format!("removed the marker of {what}\n")),
     }
     Ok(())
 }
@@ -243,20 +244,24 @@ async fn show(guard: &Guard, target: &Target) -> preflight_test_guard::Result<()
         .value
         .as_deref()
         .map_or_else(|| "no marker".to_owned(), |v| format!("`{v}`"));
-    println!("{}: {} = {value}", target.masked(), reading.source);
+    cli_io::out(&format!(
+        "{}: {} = {value}\n",
+        target.masked(),
+        reading.source
+    ));
     for m in reading
         .markers
         .iter()
         .filter(|m| m.source != reading.source)
     {
         let v = m.value.as_deref().unwrap_or("no marker");
-        println!("  also read: {} = {v}", m.source);
+        cli_io::out(&format!("  also read: {} = {v}\n", m.source));
     }
     if let Some(landed) = &reading.landed {
-        println!("  {landed}");
+        cli_io::out(&format!("  {landed}\n"));
     }
     if reading.standby {
-        println!("{}: the server is a standby", target.id());
+        cli_io::out(&format!("{}: the server is a standby\n", target.id()));
     }
     Ok(())
 }

@@ -11,6 +11,7 @@
 //! status are its own); `1` refused; `2` usage or configuration error; `127` / `126` when
 //! the command cannot be found / run.
 
+mod cli_io;
 #[path = "test_guard_cli/mod.rs"]
 mod test_guard_cli;
 
@@ -68,8 +69,8 @@ fn main() -> ExitCode {
         eprint!("{clearance}");
     }
     let Some((program, args)) = command.split_first() else {
-        print!("{clearance}");
-        println!("manage test: cleared; pass the test command after `--` to run it");
+        cli_io::out(&clearance.to_string());
+        cli_io::out("manage test: cleared; pass the test command after `--` to run it\n");
         return ExitCode::from(CLEARED);
     };
     let err = std::process::Command::new(program).args(args).exec();

@@ -14,6 +14,8 @@
 //! same keys), `1` findings (or keys differ), `2` the tool could not run (unreadable file,
 //! usage error).
 
+mod cli_io;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -132,7 +134,11 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
     if args.list_rules {
         for r in Rule::BUILTIN {
             let linter = r.dotenv_linter_check().unwrap_or("-");
-            println!("{:<22} {:<8} {linter}", r.id(), r.default_severity());
+            cli_io::out(&format!(
+                "{:<22} {:<8} {linter}\n",
+                r.id(),
+                r.default_severity()
+            ));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -157,7 +163,7 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
             let doc = Document::from_path(t, args.dialect, &limits).map_err(|e| error_chain(&e))?;
             schema.merge(Schema::from_template(&doc, args.dialect).0);
         }
-        print!("{}", schema.render_template());
+        cli_io::out(&schema.render_template());
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -189,7 +195,7 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
     }
     let report = v.run().map_err(|e| error_chain(&e))?;
     let format: Format = args.format.parse()?;
-    print!("{}", report.render(format));
+    cli_io::out(&report.render(format));
     let failing =
         report.has_errors() || (!args.allow_warnings && report.count(Severity::Warning) > 0);
     // The process exits next: freeing every value and finding one by one, and unmapping

@@ -148,7 +148,7 @@ impl DevConfig {
         let path = path.as_ref();
         let mut config: Self = toml::from_str(text).map_err(|e| Error::ConfigSyntax {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_owned(),
+            message: syntax_message(text, &e),
         })?;
         config.base = path
             .parent()
@@ -438,6 +438,21 @@ fn strip_config(e: &Error) -> String {
     }
 }
 
+/// The parser's message with its line and column, without the source line it would quote:
+/// a malformed line may hold a secret (`env = { TOKEN = "s3cret }`).
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("TOML parse error at line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,6 +539,17 @@ mod tests {
                 ("web".to_owned(), "npm run start -- --port 3000".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn syntax_errors_do_not_quote_the_line() {
+        // Before: toml's message quoted the malformed line, secret and all.
+        let text = "[[process]]\nname = \"a\"\ncommand = \"true\"\nenv = { TOKEN = \"Kq7s3cret }\n";
+        let err = DevConfig::from_toml(text, "dev.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4"), "{err}");
+        assert!(!err.contains("Kq7s"), "{err}");
     }
 
     #[test]

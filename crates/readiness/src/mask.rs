@@ -1,73 +1,54 @@
-//! Password masking for anything that names a target. It works on text, not on a parsed
-//! URL, so it also masks specs that no URL parser accepts (multi-host Postgres URLs,
-//! half-typed input in an error message). It must never let a password through: when in
-//! doubt it masks too much.
+//! What a target is printed as. Connection strings and URLs go through the workspace's one
+//! redaction (`preflight-redact`); command targets, which only readiness has, show their
+//! program and hide their arguments (a script or an argument may carry a password, as in
+//! `sh:PGPASSWORD=… pg_isready`). It must never let a secret through: when in doubt it
+//! hides too much.
 
-/// What a masked secret is replaced with.
-pub(crate) const MASK: &str = "***";
+use preflight_redact::{MASK, redact};
 
-/// Masks the password in `scheme://user:password@host...` and the value of every
-/// `password=`/`pass=` query parameter.
+/// `spec` with every secret hidden: see `preflight_redact::redact` for connection strings
+/// and URLs; `cmd:program args…` and `sh:script` keep only a plain program name.
 pub(crate) fn mask(spec: &str) -> String {
-    let mut out = mask_userinfo(spec);
-    for key in ["password=", "pass=", "passwd="] {
-        out = mask_query_values(&out, key);
-    }
-    out
-}
-
-fn mask_userinfo(spec: &str) -> String {
-    let Some(scheme_end) = spec.find("://") else {
-        return spec.to_owned();
-    };
-    let rest_start = scheme_end + 3;
-    let rest = &spec[rest_start..];
-    // A password may contain `/`, so the userinfo ends at the last `@` before the query.
-    let search_end = rest.find(['?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..search_end].rfind('@') else {
-        return spec.to_owned();
-    };
-    let userinfo = &rest[..at];
-    match userinfo.find(':') {
-        Some(colon) => format!(
-            "{}{}:{MASK}{}",
-            &spec[..rest_start],
-            &userinfo[..colon],
-            &rest[at..]
-        ),
-        None => spec.to_owned(),
-    }
-}
-
-fn mask_query_values(spec: &str, key: &str) -> String {
-    let mut out = String::with_capacity(spec.len());
-    let mut rest = spec;
-    while let Some(pos) = find_param(rest, key) {
-        let value_start = pos + key.len();
-        out.push_str(&rest[..value_start]);
-        out.push_str(MASK);
-        let value_len = rest[value_start..]
-            .find(['&', '#', ' '])
-            .unwrap_or(rest.len() - value_start);
-        rest = &rest[value_start + value_len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Finds `key` at the start of a query parameter (after `?`, `&` or a space, as in libpq
-/// key/value strings), case-insensitively.
-fn find_param(haystack: &str, key: &str) -> Option<usize> {
-    let lower = haystack.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(found) = lower[from..].find(key) {
-        let pos = from + found;
-        if pos == 0 || matches!(lower.as_bytes()[pos - 1], b'?' | b'&' | b' ') {
-            return Some(pos);
+    for prefix in ["cmd:", "sh:"] {
+        if let Some(command) = spec.strip_prefix(prefix) {
+            return mask_command(prefix, command);
         }
-        from = pos + key.len();
     }
-    None
+    redact(spec)
+}
+
+/// `reason` (why `masked`'s spec is invalid) with every `` `quoted` `` fragment that the
+/// masked spec does not show replaced by `***`: a parser quoting the piece it choked on
+/// (`port `s3cret@db` is not a number`) must not undo the masking.
+pub(crate) fn scrub_reason(masked: &str, reason: &str) -> String {
+    if !masked.contains(MASK) {
+        return reason.to_owned();
+    }
+    reason
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 && !masked.contains(part) {
+                MASK
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
+fn mask_command(prefix: &str, command: &str) -> String {
+    let mut words = command.split_whitespace();
+    let program = words.next().unwrap_or_default();
+    let plain = program
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '+'));
+    let program = if plain { program } else { MASK };
+    match words.next() {
+        Some(_) => format!("{prefix}{program} {MASK}"),
+        None => format!("{prefix}{program}"),
+    }
 }
 
 #[cfg(test)]
@@ -75,27 +56,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_userinfo_passwords() {
+    fn urls_go_through_the_shared_redaction() {
         assert_eq!(
-            mask("redis://:s3cret@127.0.0.1:6379/0"),
-            "redis://:***@127.0.0.1:6379/0"
+            mask("postgres://u:S3cr?tZq9@127.0.0.1:5999/x"),
+            "postgres://u:***@127.0.0.1:5999/x"
         );
-        assert_eq!(
-            mask("postgres://admin:quest@h1:5432,h2:5433/qdb"),
-            "postgres://admin:***@h1:5432,h2:5433/qdb"
-        );
-        assert_eq!(mask("postgres://u:p/a@ss@h/db"), "postgres://u:***@h/db");
-        assert_eq!(mask("http://user@host/x"), "http://user@host/x");
-        assert_eq!(mask("tcp://host:80"), "tcp://host:80");
+        assert_eq!(mask("nats://T0KEN@nats:4222"), "nats://***@nats:4222");
+        assert_eq!(mask("u:pw@db:5432"), "u:***@db:5432");
     }
 
     #[test]
-    fn masks_password_query_parameters() {
+    fn reasons_do_not_quote_what_the_mask_hid() {
+        let masked = mask("u:s3cret@db:5432");
         assert_eq!(
-            mask("postgres://h/db?user=a&password=s3cret&sslmode=disable"),
-            "postgres://h/db?user=a&password=***&sslmode=disable"
+            scrub_reason(&masked, "port `s3cret@db` is not a number from 1 to 65535"),
+            "port `***` is not a number from 1 to 65535"
         );
-        assert_eq!(mask("x://h?PASSWORD=s3cret"), "x://h?PASSWORD=***");
-        assert_eq!(mask("x://h?mypassword=keep"), "x://h?mypassword=keep");
+        assert_eq!(
+            scrub_reason(&masked, "host `db` is bad"),
+            "host `db` is bad"
+        );
+        assert_eq!(scrub_reason("db:x", "port `x` is bad"), "port `x` is bad");
+    }
+
+    #[test]
+    fn commands_show_their_program_only() {
+        assert_eq!(mask("cmd:pg_isready -h db"), "cmd:pg_isready ***");
+        assert_eq!(mask("cmd:/bin/true"), "cmd:/bin/true");
+        assert_eq!(mask("sh:sleep 1058 & exit 0"), "sh:sleep ***");
+        assert_eq!(mask("sh:PGPASSWORD=s3cret pg_isready"), "sh:*** ***");
+        assert_eq!(mask("sh:"), "sh:");
     }
 }

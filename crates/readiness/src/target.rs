@@ -28,7 +28,7 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::mask::mask;
+use crate::mask::{mask, scrub_reason};
 use crate::net::HostPort;
 use crate::probe::{
     AmqpProbe, CommandProbe, FileProbe, MqttProbe, MysqlProbe, NatsProbe, Probe, TcpProbe,
@@ -100,7 +100,13 @@ impl Target {
     /// ```
     pub fn parse(spec: &str) -> Result<Self> {
         let spec = spec.trim();
-        let probe = parse_probe(spec)?;
+        let probe = parse_probe(spec).map_err(|e| match e {
+            Error::InvalidTarget { spec, reason } => Error::InvalidTarget {
+                reason: scrub_reason(&spec, &reason),
+                spec,
+            },
+            other => other,
+        })?;
         Ok(Self {
             name: mask(spec).into(),
             probe,
@@ -162,13 +168,26 @@ fn parse_probe(spec: &str) -> Result<Arc<dyn Probe>> {
             let url = Url::parse(spec).map_err(|e| invalid(spec, e.to_string()))?;
             simple(spec, &scheme, &url)
         }
-        other => Err(invalid(
-            spec,
-            format!(
-                "unknown scheme `{other}`; expected tcp, http, https, postgres, redis, \
-                 rediss, questdb, mysql, amqp, nats, mqtt, unix, file (or cmd:, sh:, host:port)"
-            ),
-        )),
+        other => {
+            // Quote a scheme only when it is one: text before `://` that is not may be
+            // part of a secret.
+            let valid = other.starts_with(|c: char| c.is_ascii_alphabetic())
+                && other
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+            let named = if valid {
+                format!("unknown scheme `{other}`")
+            } else {
+                "invalid scheme".to_owned()
+            };
+            Err(invalid(
+                spec,
+                format!(
+                    "{named}; expected tcp, http, https, postgres, redis, rediss, questdb, \
+                     mysql, amqp, nats, mqtt, unix, file (or cmd:, sh:, host:port)"
+                ),
+            ))
+        }
     }
 }
 

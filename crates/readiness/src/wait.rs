@@ -103,7 +103,7 @@ impl Wait {
             Ok::<(), Error>(())
         };
         let outcome = match deadline {
-            Some(limit) => tokio::time::timeout_at((started + limit).into(), all)
+            Some(limit) => tokio::time::timeout_at(saturating_add(started, limit).into(), all)
                 .await
                 .unwrap_or_else(|_| {
                     Err(Error::Timeout {
@@ -393,14 +393,14 @@ impl Driver {
             let delay = tracker.next_delay(Instant::now());
             due = match self.policy.cadence {
                 // Docker: the timer is armed after the result is handled.
-                Cadence::AfterFinish => probe_end + delay,
+                Cadence::AfterFinish => saturating_add(probe_end, delay),
                 // Count the delay from when this attempt was due, not from when the timer
                 // got round to it: tokio rounds a deadline up to its next millisecond and
                 // wakes a little later still. An attempt that overran its slot starts the
                 // count afresh from its own start, so a slow probe never causes a burst.
                 Cadence::FixedRate => match due.checked_add(delay) {
                     Some(next) if next > Instant::now() => next,
-                    _ => probe_start + delay,
+                    _ => saturating_add(probe_start, delay),
                 },
             };
             tokio::time::sleep_until(due.into()).await;
@@ -418,4 +418,11 @@ impl Driver {
             })
             .await;
     }
+}
+
+/// `at + duration`, or a point ~30 years ahead when that overflows: a deadline or an
+/// interval given as `9223372036854775807s` means "never", not a panic.
+fn saturating_add(at: Instant, duration: std::time::Duration) -> Instant {
+    const FAR: std::time::Duration = std::time::Duration::from_secs(30 * 365 * 86_400);
+    at.checked_add(duration.min(FAR)).unwrap_or(at)
 }

@@ -81,10 +81,13 @@ impl Service {
 
     /// Returns the URL once a TCP connection to it succeeds (within 2 s).
     pub fn check(self) -> Result<String> {
-        let url = self.url();
+        self.check_url(self.url())
+    }
+
+    fn check_url(self, url: String) -> Result<String> {
         let unreachable = |reason: String| Error::Unreachable {
             service: self.name(),
-            url: mask_password(&url),
+            url: preflight_redact::redact(&url),
             reason,
         };
         let authority =
@@ -106,24 +109,10 @@ impl Service {
 /// `host:port` of `scheme://[user[:password]@]host:port[/...]`.
 fn host_port(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // The last `@` ends the userinfo, as for the redaction: a password may hold `/?#`.
+    let after_userinfo = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host_port = after_userinfo.split(['/', '?', '#']).next()?;
     (!host_port.is_empty()).then_some(host_port)
-}
-
-/// The URL with any password replaced by `***`.
-fn mask_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rsplit_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{}", &rest[end..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -141,12 +130,12 @@ mod tests {
         assert_eq!(host_port("nonsense"), None);
     }
 
+    /// The URL in an `Unreachable` error goes through the shared redaction, also for a
+    /// password holding `?` (the old masker here stopped at it).
     #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            mask_password("amqp://guest:s3cret@h:1/v"),
-            "amqp://guest:***@h:1/v"
-        );
-        assert_eq!(mask_password("redis://h:1"), "redis://h:1");
+    fn unreachable_urls_hide_their_password() {
+        let url = "amqp://guest:s3cr?t@127.0.0.1:1/v".to_owned();
+        let err = Service::Amqp.check_url(url).unwrap_err();
+        assert!(!err.to_string().contains("s3cr"), "{err}");
     }
 }

@@ -7,6 +7,19 @@ use super::{MAX_VALUE, TOO_LONG, Vars};
 /// `${NAME?e}`, `${NAME:+a}`, `${NAME+a}`; the host environment wins over earlier lines;
 /// an unset name is `""`. Errors name the variable, never a value.
 pub(super) fn compose(input: &str, vars: &Vars<'_>) -> Result<String, String> {
+    compose_at(input, vars, 0)
+}
+
+/// How deeply `${A:-${B:-…}}` defaults may nest: far beyond any real file, well inside the
+/// stack (each level recurses).
+const MAX_NESTING: usize = 64;
+
+fn compose_at(input: &str, vars: &Vars<'_>, depth: usize) -> Result<String, String> {
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "`${{…}}` references nest more than {MAX_NESTING} deep"
+        ));
+    }
     let b = input.as_bytes();
     let mut out = String::with_capacity(input.len());
     let mut i = 0;
@@ -28,7 +41,7 @@ pub(super) fn compose(input: &str, vars: &Vars<'_>) -> Result<String, String> {
                     return Err("a `${` is never closed".to_owned());
                 };
                 let inner = &input[i + 2..close];
-                out.push_str(&compose_braced(inner, vars)?);
+                out.push_str(&compose_braced(inner, vars, depth)?);
                 if out.len() > MAX_VALUE {
                     return Err(TOO_LONG.to_owned());
                 }
@@ -77,7 +90,7 @@ fn matching_brace(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-fn compose_braced(inner: &str, vars: &Vars<'_>) -> Result<String, String> {
+fn compose_braced(inner: &str, vars: &Vars<'_>, depth: usize) -> Result<String, String> {
     let b = inner.as_bytes();
     if b.is_empty() || !(b[0] == b'_' || b[0].is_ascii_alphabetic()) {
         return Err("a `${…}` reference has an invalid variable name".to_owned());
@@ -93,10 +106,13 @@ fn compose_braced(inner: &str, vars: &Vars<'_>) -> Result<String, String> {
     if rest.is_empty() {
         return Ok(value.unwrap_or_default());
     }
+    // The messages below never quote the text inside `${…}`: in a secret's value it is
+    // part of the secret (`Kx9${Qv7top!}z`). They say what is wrong instead.
     let Some(op) = op_rest.chars().next() else {
-        return Err(format!("`${{{name}:}}` has no operator"));
+        return Err("a `${NAME:…}` reference has no operator after the `:`".to_owned());
     };
-    let arg = &op_rest[1..];
+    // `op` may be any character (`${Xé}`): slice by its length, not by one byte.
+    let arg = &op_rest[op.len_utf8()..];
     // With `:` an empty value counts as unset, as in the shell.
     let set = match &value {
         Some(v) => !(colon && v.is_empty()),
@@ -107,12 +123,12 @@ fn compose_braced(inner: &str, vars: &Vars<'_>) -> Result<String, String> {
             if set {
                 Ok(value.unwrap_or_default())
             } else {
-                compose(arg, vars)
+                compose_at(arg, vars, depth + 1)
             }
         }
         '+' => {
             if set {
-                compose(arg, vars)
+                compose_at(arg, vars, depth + 1)
             } else {
                 Ok(String::new())
             }
@@ -121,12 +137,14 @@ fn compose_braced(inner: &str, vars: &Vars<'_>) -> Result<String, String> {
             if set {
                 Ok(value.unwrap_or_default())
             } else {
-                Err(format!(
-                    "required variable `{name}` is unset (`${{{name}?…}}`)"
-                ))
+                Err("a variable required by a `${NAME?…}` reference is unset".to_owned())
             }
         }
-        _ => Err(format!("`${{{name}…}}` has an unknown operator")),
+        _ => Err(
+            "a `${…}` reference has an unknown operator (expected `-`, `+` or `?`, \
+             optionally after `:`)"
+                .to_owned(),
+        ),
     }
 }
 
@@ -166,4 +184,45 @@ pub(super) fn python(input: &str, vars: &Vars<'_>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dialect::{Dialect, Reading};
+    use crate::parse::Document;
+
+    fn compose_reading(text: &str) -> Reading {
+        let doc = Document::parse("t", text);
+        let [_, compose, _, _] = Dialect::read_all(&doc, &|_| None);
+        compose.into_iter().last().unwrap()
+    }
+
+    #[test]
+    fn a_non_ascii_operator_is_an_error_not_a_panic() {
+        // Before: `&op_rest[1..]` sliced inside `é` and panicked.
+        for text in ["A=${Xé}", "A=${X:é}", "A=${X😀d}", "A=${X:}"] {
+            let doc = Document::parse("t", text);
+            let _ = Dialect::read_all(&doc, &|_| None);
+            assert!(
+                matches!(compose_reading(text), Reading::Rejected(_)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_never_quote_what_is_inside_the_braces() {
+        // Before: "`${Qv7topsecret…}` has an unknown operator" echoed part of a password.
+        for text in [
+            "DB_PASSWORD=Kx9${Qv7topsecret!}z",
+            "DB_PASSWORD=Kx9${Qv7topsecret:}z",
+            "DB_PASSWORD=Kx9${Qv7topsecret:?}z",
+            "DB_PASSWORD=Kx9${Qv7topsecret?Qv7more}z",
+        ] {
+            let Reading::Rejected(message) = compose_reading(text) else {
+                panic!("{text} is not rejected");
+            };
+            assert!(!message.contains("Qv7"), "{text}: {message}");
+        }
+    }
 }

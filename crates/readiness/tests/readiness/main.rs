@@ -5,6 +5,8 @@
 
 mod support;
 
+mod bad_input;
+mod commands;
 mod examples;
 mod http;
 mod parsing;

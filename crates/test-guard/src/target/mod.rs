@@ -286,11 +286,13 @@ impl Target {
                 h => format!("{h}:{}", e.port),
             })
             .collect();
+        // A database name holding `@` is most likely the rest of a password libpq split
+        // at its first `@` (`postgres://u:p@/x@h/db`): shown redacted like one.
         format!(
             "{}://{}/{}",
             self.kind,
             hosts.join(","),
-            self.database.as_deref().unwrap_or("")
+            mask(self.database.as_deref().unwrap_or(""))
         )
     }
 }
@@ -440,6 +442,15 @@ mod tests {
         }
         assert!(Target::parse("redis://h/1?db=x").is_err());
         assert!(Target::parse("redis://h/notanumber").is_err());
+    }
+
+    #[test]
+    fn a_password_libpq_splits_into_the_database_name_stays_hidden() {
+        // libpq ends the userinfo at the first `@` before the path: the rest of this
+        // password becomes the database name, which the id used to print.
+        let t = Target::parse("postgres://app:Kq7a@/Zx9b@127.0.0.1:1/app_test").unwrap();
+        assert!(!t.id().contains("Zx9b"), "{}", t.id());
+        assert!(!t.to_string().contains("Zx9b"), "{t}");
     }
 
     #[test]
