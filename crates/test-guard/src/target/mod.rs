@@ -15,7 +15,7 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::mask::mask;
 
-pub(crate) use libpq::{PG_TARGET_VARS, parse_keyword_value};
+pub(crate) use libpq::PG_TARGET_VARS;
 use libpq::{parse_conninfo, resolve_postgres};
 use urls::{resolve_mysql, resolve_redis, sqlite};
 

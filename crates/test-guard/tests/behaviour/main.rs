@@ -14,13 +14,13 @@ mod redis;
 #[cfg(feature = "postgres")]
 mod refusals;
 #[cfg(feature = "postgres")]
-mod tunnel;
-#[cfg(feature = "postgres")]
 mod resolution;
 #[cfg(feature = "scratch")]
 mod scratch;
 #[cfg(all(feature = "scratch", feature = "redis"))]
 mod scratch_redis;
+#[cfg(feature = "postgres")]
+mod tunnel;
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
 use preflight_test_guard::{Layer, Refusal, Status};
