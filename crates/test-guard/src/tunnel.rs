@@ -71,6 +71,8 @@ fn comm_matches(comm: &str, name: &str) -> bool {
 pub(crate) struct Tunnels {
     #[cfg(target_os = "linux")]
     diag: Option<Option<diag::Diag>>,
+    /// Answers already given in this check (`localhost` and `127.0.0.1` often share one).
+    seen: Vec<((IpAddr, u16), Option<u32>)>,
 }
 
 impl Tunnels {
@@ -84,7 +86,15 @@ impl Tunnels {
     ) -> Option<Forwarder> {
         addrs
             .iter()
-            .filter_map(|addr| self.listener_inode(*addr, port))
+            .filter_map(|addr| {
+                let key = (*addr, port);
+                if let Some((_, inode)) = self.seen.iter().find(|(k, _)| *k == key) {
+                    return *inode;
+                }
+                let inode = self.listener_inode(*addr, port);
+                self.seen.push((key, inode));
+                inode
+            })
             .find_map(|inode| owner(inode, forwarders))
     }
 
