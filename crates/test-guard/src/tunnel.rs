@@ -3,12 +3,14 @@
 //! module asks Linux which process holds the listening socket of a loopback port and
 //! whether it is a forwarder to somewhere else.
 //!
-//! How: the kernel's sock_diag netlink interface lists the listening TCP sockets with their
-//! inodes (cheap: `/proc/net/tcp` walks every hash bucket and takes milliseconds on a large
-//! machine), then `/proc/PID/comm` names each process and only the forwarders' file
-//! descriptors are searched for that inode. A listener's owner does not change while it
-//! lives, so the answer is cached per socket inode; a new tunnel on the same port is a new
-//! socket with a new inode and is looked up afresh.
+//! How: the kernel's sock_diag netlink interface is asked, for each loopback address and
+//! port, which socket a connection there would reach (one hash lookup in the kernel, the
+//! same one a real connection makes, so wildcard and dual-stack listeners are found too;
+//! `/proc/net/tcp` and sock_diag dumps walk every hash bucket and take from 0.1 to several
+//! ms on a large machine). Then `/proc/PID/comm` names each process and only the
+//! forwarders' file descriptors are searched for that socket's inode. A listener's owner
+//! does not change while it lives, so the answer is cached per socket inode; a new tunnel
+//! on the same port is a new socket with a new inode and is looked up afresh.
 //!
 //! What this must never do: call a port forwarded when it is not proven (a process we
 //! cannot see is not a forwarder we know of, and a container runtime's own proxy such as
@@ -17,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::{Mutex, OnceLock};
 
 /// Process names (as `/proc/PID/comm` shows them) of programs that forward a local port to
@@ -63,31 +66,61 @@ fn comm_matches(comm: &str, name: &str) -> bool {
     comm.as_bytes() == &name[..name.len().min(COMM_LEN)]
 }
 
-/// One check's view of the listening sockets, read at most once per check.
+/// One check's view of the listening sockets: one netlink socket, opened on first use.
 #[derive(Debug, Default)]
 pub(crate) struct Tunnels {
-    listeners: Option<Vec<Listener>>,
-}
-
-/// A listening TCP socket on loopback or on every address.
-#[derive(Debug, Clone, Copy)]
-struct Listener {
-    port: u16,
-    inode: u32,
+    #[cfg(target_os = "linux")]
+    diag: Option<Option<diag::Diag>>,
+    /// Answers already given in this check (`localhost` and `127.0.0.1` often share one).
+    seen: Vec<((IpAddr, u16), Option<u32>)>,
 }
 
 impl Tunnels {
-    /// The forwarder holding loopback `port`, if any process on `forwarders` does.
-    pub(crate) fn forwarder(&mut self, port: u16, forwarders: &[String]) -> Option<Forwarder> {
-        let listeners = self.listeners.get_or_insert_with(listeners);
-        let inodes: Vec<u32> = listeners
+    /// The forwarder holding `port` on any of the loopback `addrs`, if any process on
+    /// `forwarders` does.
+    pub(crate) fn forwarder(
+        &mut self,
+        addrs: &[IpAddr],
+        port: u16,
+        forwarders: &[String],
+    ) -> Option<Forwarder> {
+        addrs
             .iter()
-            .filter(|l| l.port == port && l.inode != 0)
-            .map(|l| l.inode)
-            .collect();
-        inodes
-            .into_iter()
+            .filter_map(|addr| {
+                let key = (*addr, port);
+                if let Some((_, inode)) = self.seen.iter().find(|(k, _)| *k == key) {
+                    return *inode;
+                }
+                let inode = self.listener_inode(*addr, port);
+                self.seen.push((key, inode));
+                inode
+            })
             .find_map(|inode| owner(inode, forwarders))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn listener_inode(&mut self, addr: IpAddr, port: u16) -> Option<u32> {
+        let diag = self
+            .diag
+            .get_or_insert_with(|| {
+                diag::Diag::open()
+                    .map_err(|e| tracing::debug!(error = %e, "test-guard: sock_diag unavailable"))
+                    .ok()
+            })
+            .as_mut()?;
+        diag.listener_inode(addr, port)
+            .map_err(
+                |e| tracing::debug!(error = %e, %addr, port, "test-guard: sock_diag lookup failed"),
+            )
+            .ok()
+            .flatten()
+            .filter(|inode| *inode != 0)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    #[allow(clippy::unused_self, reason = "same signature as the Linux version")]
+    fn listener_inode(&mut self, _addr: IpAddr, _port: u16) -> Option<u32> {
+        None
     }
 }
 
@@ -146,27 +179,12 @@ fn scan_owner(inode: u32, forwarders: &[String]) -> Option<Forwarder> {
     None
 }
 
-#[cfg(target_os = "linux")]
-fn listeners() -> Vec<Listener> {
-    diag::dump_listeners().unwrap_or_else(|e| {
-        tracing::debug!(error = %e, "test-guard: sock_diag unavailable");
-        Vec::new()
-    })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn listeners() -> Vec<Listener> {
-    Vec::new()
-}
-
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
-
 /// The sock_diag request and reply, built and parsed by hand (the layouts are the kernel's
 /// stable ABI: `linux/netlink.h`, `linux/inet_diag.h`).
 #[cfg(target_os = "linux")]
 mod diag {
-    use std::os::fd::AsRawFd;
+    use std::net::IpAddr;
+    use std::os::fd::{AsRawFd, OwnedFd};
 
     use nix::sys::socket::{
         AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto,
@@ -174,117 +192,107 @@ mod diag {
     };
     use nix::sys::time::TimeVal;
 
-    use super::{AF_INET, AF_INET6, Listener};
-
+    const AF_INET: u8 = 2;
+    const AF_INET6: u8 = 10;
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
     const NLM_F_REQUEST: u16 = 0x1;
-    const NLM_F_DUMP: u16 = 0x300;
     const NLMSG_ERROR: u16 = 2;
-    const NLMSG_DONE: u16 = 3;
     const IPPROTO_TCP: u8 = 6;
-    const TCP_LISTEN: u32 = 10;
+    const ENOENT: i32 = 2;
     const HEADER: usize = 16;
     /// `struct inet_diag_msg`: family, state, timer, retrans, sockid (48), expires, rqueue,
     /// wqueue, uid, inode.
     const MSG_LEN: usize = 72;
 
-    fn request(family: u8) -> Vec<u8> {
-        let len: u32 = (HEADER + 56) as u32;
-        let mut buf = Vec::with_capacity(len as usize);
-        buf.extend_from_slice(&len.to_ne_bytes());
-        buf.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-        buf.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-        buf.extend_from_slice(&1u32.to_ne_bytes()); // sequence
-        buf.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
-        // struct inet_diag_req_v2
-        buf.extend_from_slice(&[family, IPPROTO_TCP, 0, 0]);
-        buf.extend_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
-        buf.extend_from_slice(&[0u8; 48]); // any socket id
-        buf
+    #[derive(Debug)]
+    pub(super) struct Diag {
+        fd: OwnedFd,
+        seq: u32,
+        buf: Vec<u8>,
     }
 
-    fn u16_ne(b: &[u8], at: usize) -> u16 {
-        u16::from_ne_bytes([b[at], b[at + 1]])
-    }
-
-    fn u32_ne(b: &[u8], at: usize) -> u32 {
-        u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-    }
-
-    /// Whether the socket's local address is loopback or the wildcard (a listener on
-    /// `0.0.0.0` or `::` also answers on loopback).
-    fn loopback_or_any(family: u8, addr: &[u8]) -> bool {
-        if family == AF_INET {
-            addr[0] == 127 || addr[..4] == [0; 4]
-        } else if family == AF_INET6 {
-            let loopback = addr[..15] == [0; 15] && addr[15] == 1;
-            let any = addr[..16] == [0; 16];
-            let mapped_loopback =
-                addr[..10] == [0; 10] && addr[10..12] == [0xff, 0xff] && addr[12] == 127;
-            loopback || any || mapped_loopback
-        } else {
-            false
+    impl Diag {
+        pub(super) fn open() -> nix::Result<Self> {
+            let fd = socket(
+                AddressFamily::Netlink,
+                SockType::Datagram,
+                SockFlag::SOCK_CLOEXEC,
+                SockProtocol::NetlinkSockDiag,
+            )?;
+            setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(1, 0))?;
+            Ok(Self {
+                fd,
+                seq: 0,
+                buf: vec![0u8; 8192],
+            })
         }
-    }
 
-    /// The IPv4 and IPv6 listeners, over one netlink socket.
-    pub(super) fn dump_listeners() -> nix::Result<Vec<Listener>> {
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Datagram,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkSockDiag,
-        )?;
-        setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(1, 0))?;
-        let mut found = Vec::new();
-        let mut buf = vec![0u8; 32 * 1024];
-        for family in [AF_INET, AF_INET6] {
-            dump(fd.as_raw_fd(), family, &mut buf, &mut found)?;
-        }
-        Ok(found)
-    }
-
-    fn dump(
-        fd: std::os::fd::RawFd,
-        family: u8,
-        buf: &mut [u8],
-        found: &mut Vec<Listener>,
-    ) -> nix::Result<()> {
-        sendto(
-            fd,
-            &request(family),
-            &NetlinkAddr::new(0, 0),
-            MsgFlags::empty(),
-        )?;
-        loop {
-            let n = recv(fd, buf, MsgFlags::empty())?;
-            if n == 0 {
-                return Ok(());
-            }
-            let mut at = 0;
-            while at + HEADER <= n {
-                let len = u32_ne(buf, at) as usize;
-                let kind = u16_ne(buf, at + 4);
-                if len < HEADER || at + len > n {
-                    return Ok(());
+        /// The inode of the socket a TCP connection to `addr:port` would reach, or `None`
+        /// when nothing listens there. The kernel answers with `inet_diag_find_one_icsk`,
+        /// the lookup an incoming connection makes.
+        pub(super) fn listener_inode(
+            &mut self,
+            addr: IpAddr,
+            port: u16,
+        ) -> nix::Result<Option<u32>> {
+            self.seq = self.seq.wrapping_add(1);
+            let (family, bytes) = match addr {
+                IpAddr::V4(a) => (AF_INET, {
+                    let mut b = [0u8; 16];
+                    b[..4].copy_from_slice(&a.octets());
+                    b
+                }),
+                IpAddr::V6(a) => (AF_INET6, a.octets()),
+            };
+            let len: u32 = (HEADER + 56) as u32;
+            let mut req = Vec::with_capacity(len as usize);
+            req.extend_from_slice(&len.to_ne_bytes());
+            req.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+            req.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+            req.extend_from_slice(&self.seq.to_ne_bytes());
+            req.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
+            // struct inet_diag_req_v2: family, protocol, ext, pad, states, then the id.
+            req.extend_from_slice(&[family, IPPROTO_TCP, 0, 0]);
+            req.extend_from_slice(&u32::MAX.to_ne_bytes());
+            // struct inet_diag_sockid: our side is the local address and port asked.
+            req.extend_from_slice(&port.to_be_bytes()); // sport
+            req.extend_from_slice(&0u16.to_be_bytes()); // dport
+            req.extend_from_slice(&bytes); // src
+            req.extend_from_slice(&[0u8; 16]); // dst
+            req.extend_from_slice(&0u32.to_ne_bytes()); // interface
+            req.extend_from_slice(&[0xff; 8]); // INET_DIAG_NOCOOKIE
+            sendto(
+                self.fd.as_raw_fd(),
+                &req,
+                &NetlinkAddr::new(0, 0),
+                MsgFlags::empty(),
+            )?;
+            loop {
+                let n = recv(self.fd.as_raw_fd(), &mut self.buf, MsgFlags::empty())?;
+                let b = &self.buf[..n];
+                if n < HEADER {
+                    return Err(nix::Error::EIO);
                 }
-                match kind {
-                    NLMSG_DONE => return Ok(()),
-                    NLMSG_ERROR => return Err(nix::Error::EIO),
-                    _ if len >= HEADER + MSG_LEN => {
-                        let msg = &buf[at + HEADER..at + len];
-                        let port = u16::from_be_bytes([msg[4], msg[5]]);
-                        if loopback_or_any(msg[0], &msg[8..24]) {
-                            found.push(Listener {
-                                port,
-                                inode: u32_ne(msg, 68),
-                            });
+                let kind = u16::from_ne_bytes([b[4], b[5]]);
+                let seq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+                if seq != self.seq {
+                    continue; // a late answer to an earlier question
+                }
+                return match kind {
+                    NLMSG_ERROR if n >= HEADER + 4 => {
+                        let code = -i32::from_ne_bytes([b[16], b[17], b[18], b[19]]);
+                        if code == ENOENT {
+                            Ok(None)
+                        } else {
+                            Err(nix::Error::from_raw(code))
                         }
                     }
-                    _ => {}
-                }
-                // Messages are aligned to 4 bytes.
-                at += (len + 3) & !3;
+                    SOCK_DIAG_BY_FAMILY if n >= HEADER + MSG_LEN => {
+                        let m = &b[HEADER..];
+                        Ok(Some(u32::from_ne_bytes([m[68], m[69], m[70], m[71]])))
+                    }
+                    _ => Err(nix::Error::EIO),
+                };
             }
         }
     }
@@ -303,26 +311,30 @@ mod tests {
         assert!(!comm_matches("docker-proxy", "socat"));
     }
 
-    /// A listener this process holds is found (sock_diag works here) and is not a
-    /// forwarder: the test binary is not on the list.
+    /// A listener this process holds is found (sock_diag works here, also through a
+    /// wildcard listener) and is not a forwarder: the test binary is not on the list.
     #[cfg(target_os = "linux")]
     #[test]
     fn own_listener_is_seen_and_not_a_forwarder() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = listeners();
-        assert!(
-            seen.iter().any(|l| l.port == port),
-            "port {port} not listed"
-        );
-        let mut tunnels = Tunnels::default();
-        assert_eq!(tunnels.forwarder(port, &strings(DEFAULT_FORWARDERS)), None);
-        // Named as a forwarder, this very process is found as the owner.
-        let me = std::fs::read_to_string("/proc/self/comm").unwrap();
-        let found = Tunnels::default()
-            .forwarder(port, &[me.trim_end().to_owned()])
-            .unwrap();
-        assert_eq!(found.pid, std::process::id());
+        let loopback = IpAddr::from([127, 0, 0, 1]);
+        for bind in ["127.0.0.1:0", "0.0.0.0:0"] {
+            let listener = std::net::TcpListener::bind(bind).unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let mut tunnels = Tunnels::default();
+            assert!(tunnels.listener_inode(loopback, port).is_some(), "{bind}");
+            assert_eq!(
+                tunnels.forwarder(&[loopback], port, &strings(DEFAULT_FORWARDERS)),
+                None
+            );
+            // Named as a forwarder, this very process is found as the owner.
+            let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+            let found = tunnels
+                .forwarder(&[loopback], port, &[me.trim_end().to_owned()])
+                .unwrap();
+            assert_eq!(found.pid, std::process::id());
+            drop(listener);
+            assert_eq!(tunnels.listener_inode(loopback, port), None, "{bind}");
+        }
     }
 
     fn strings(items: &[&str]) -> Vec<String> {

@@ -4,6 +4,8 @@
 //! test database names. What no rule allows is `Unknown`: only a live `test` marker or the
 //! override can clear it.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use super::finding;
 use crate::env::Env;
 use crate::guard::Config;
@@ -72,6 +74,24 @@ fn is_local(host: &Host) -> bool {
             name == "localhost" || name.ends_with(".localhost")
         }
         other => other.is_local(),
+    }
+}
+
+/// The loopback addresses a client connects to for `host` (`localhost` resolves to both
+/// families); none for remote hosts and sockets.
+fn loopback_addrs(host: &Host) -> Vec<IpAddr> {
+    match host {
+        Host::Ip(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) if v4.is_loopback() => vec![IpAddr::V4(v4)],
+            _ if v6.is_loopback() => vec![IpAddr::V6(*v6)],
+            _ => Vec::new(),
+        },
+        Host::Ip(ip) if ip.is_loopback() => vec![*ip],
+        Host::Name(_) if is_local(host) => vec![
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ],
+        _ => Vec::new(),
     }
 }
 
@@ -171,11 +191,8 @@ fn verdict(cfg: &Config, target: &Target, tunnels: &mut Tunnels) -> Verdict {
     let mut reasons = Vec::new();
     let mut all_hosts_allowed = true;
     for (e, text) in target.endpoints.iter().zip(&texts) {
-        let tcp = matches!(e.host, Host::Ip(_) | Host::Name(_));
-        if tcp
-            && is_local(&e.host)
-            && cfg.detect_tunnels
-            && let Some(fwd) = tunnels.forwarder(e.port, &cfg.forwarders)
+        if cfg.detect_tunnels
+            && let Some(fwd) = tunnels.forwarder(&loopback_addrs(&e.host), e.port, &cfg.forwarders)
         {
             // Loopback, but the port leads elsewhere: neither the host nor the database
             // name can vouch for it, only the server's own test marker.

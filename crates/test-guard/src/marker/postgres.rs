@@ -127,19 +127,32 @@ fn config(target: &Target, cfg: &Config, only: Option<usize>) -> Result<tokio_po
     Ok(pg)
 }
 
-/// Connects and drives the connection on the current tokio runtime; the task ends when the
-/// returned client is dropped.
-async fn connect(target: &Target, cfg: &Config, only: Option<usize>) -> Result<Client> {
+/// A client and the task driving its connection on the current tokio runtime.
+struct Session {
+    client: Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Session {
+    /// Closes the connection and waits for it to end, so no connection outlives the check
+    /// (and the next check does not pay for this one's teardown).
+    async fn close(self) {
+        drop(self.client);
+        let _ = self.task.await;
+    }
+}
+
+async fn connect(target: &Target, cfg: &Config, only: Option<usize>) -> Result<Session> {
     let (client, connection) = config(target, cfg, only)?
         .connect(NoTls)
         .await
         .map_err(|e| fail(target, format!("cannot connect: {}", chain(&e))))?;
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "test-guard marker connection ended");
         }
     });
-    Ok(client)
+    Ok(Session { client, task })
 }
 
 /// Refuses a connection that reached another database or user than the one judged.
@@ -170,10 +183,23 @@ fn rows(messages: &[SimpleQueryMessage]) -> Vec<&SimpleQueryRow> {
 pub(super) async fn read(target: &Target, i: usize, cfg: &Config) -> Result<MarkerReading> {
     let host = endpoint_text(target, i);
     let at = |reason: String| fail(target, format!("{host}: {reason}"));
-    let client = connect(target, cfg, Some(i)).await.map_err(|e| match e {
+    let session = connect(target, cfg, Some(i)).await.map_err(|e| match e {
         Error::Marker { reason, .. } => at(reason),
         other => other,
     })?;
+    let reading = read_on(&session.client, target, i, cfg, &host).await;
+    session.close().await;
+    reading
+}
+
+async fn read_on(
+    client: &Client,
+    target: &Target,
+    i: usize,
+    cfg: &Config,
+    host: &str,
+) -> Result<MarkerReading> {
+    let at = |reason: String| fail(target, format!("{host}: {reason}"));
     let table = cfg.marker_table.as_deref();
     let messages = client
         .simple_query(&read_sql(&cfg.marker_setting, table))
@@ -185,7 +211,7 @@ pub(super) async fn read(target: &Target, i: usize, cfg: &Config) -> Result<Mark
         .ok_or_else(|| at("marker query returned no row".to_owned()))?;
     let database = row.get(1).unwrap_or_default();
     let user = row.get(2).unwrap_or_default();
-    check_landing(target, &host, database, user)?;
+    check_landing(target, host, database, user)?;
     let scope = MarkerScope::Database(database.to_owned());
     let mut markers = vec![Marker {
         value: row.get(5).filter(|v| !v.is_empty()).map(str::to_owned),
@@ -225,7 +251,7 @@ pub(super) async fn read(target: &Target, i: usize, cfg: &Config) -> Result<Mark
         source: format!("server-wide setting {}", cfg.marker_setting),
         scope: MarkerScope::Server,
     });
-    let mut reading = MarkerReading::new(host.clone(), markers, row.get(0) == Some("t"));
+    let mut reading = MarkerReading::new(host.to_owned(), markers, row.get(0) == Some("t"));
     reading.landed = Some(landed(target, i, database, user, row.get(3), row.get(4)));
     Ok(reading)
 }
@@ -272,7 +298,19 @@ pub(super) async fn write(
     value: Option<&str>,
     scope: Scope,
 ) -> Result<()> {
-    let client = connect(target, cfg, None).await?;
+    let session = connect(target, cfg, None).await?;
+    let result = write_on(&session.client, target, cfg, value, scope).await;
+    session.close().await;
+    result
+}
+
+async fn write_on(
+    client: &Client,
+    target: &Target,
+    cfg: &Config,
+    value: Option<&str>,
+    scope: Scope,
+) -> Result<()> {
     let messages = client
         .simple_query(
             "SET search_path TO pg_catalog, pg_temp; \
