@@ -84,6 +84,10 @@ struct Args {
     /// Rule ids (or dotenv-linter check names) to ignore, comma-separated.
     #[arg(long, short = 'i', value_delimiter = ',', env = "VALIDATE_ENV_IGNORE")]
     ignore: Vec<String>,
+    /// Rules that are off by default to report too, comma-separated (`missing-defaulted-key`:
+    /// a template key with a default that no env file sets).
+    #[arg(long, value_delimiter = ',', env = "VALIDATE_ENV_ENABLE")]
+    enable: Vec<String>,
     /// Skip the dotenv-linter style lints.
     #[arg(long)]
     no_lint: bool,
@@ -175,7 +179,10 @@ fn run(mut args: Args) -> Result<ExitCode, String> {
         .dialect(args.dialect)
         .lint(!args.no_lint)
         .limits(limits);
-    for rule in ignored_rules(&args)? {
+    for rule in rules(&args.enable)? {
+        v = v.enable(&rule);
+    }
+    for rule in rules(&args.ignore)? {
         v = v.ignore(&rule);
     }
     // Read here rather than by the validator, so the documents stay with `v`, which is
@@ -233,9 +240,9 @@ fn same_file_key(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned())
 }
 
-fn ignored_rules(args: &Args) -> Result<Vec<Rule>, String> {
-    args.ignore
-        .iter()
+/// Rule ids (or dotenv-linter check names) as given on the command line.
+fn rules(ids: &[String]) -> Result<Vec<Rule>, String> {
+    ids.iter()
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
         .map(|id| {
@@ -247,7 +254,7 @@ fn ignored_rules(args: &Args) -> Result<Vec<Rule>, String> {
 /// `--fix`: each template and env file in turn. Reports what was fixed and what was not
 /// (rule, line, key: never a value); `--dry-run` shows a diff with every value masked.
 fn fix_files(args: &Args, limits: &Limits) -> Result<ExitCode, String> {
-    let ignore = ignored_rules(args)?;
+    let ignore = rules(&args.ignore)?;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -514,6 +514,90 @@ fn dev(tally: &mut Tally) {
     tally.check("dev", "config error", &p, &run(cmd));
 }
 
+/// `preflight check` / `preflight test`: an invalid environment (the validate step's
+/// report), a valid one whose `@wait` targets carry canary passwords and never answer (the
+/// wait step's progress and deadline), and a guard refusal of a production URL.
+fn preflight(tally: &mut Tally) {
+    let bin = example("preflight");
+    let dir = tempfile::tempdir().unwrap();
+    let closed = preflight_testkit::free_port();
+    let mut p = Positions::default();
+    let (template, env) = env_files(&mut p);
+    let wait_template = "# @required @secret @wait @type=url(postgres)\nWAIT_DB=\n\
+                         # @required @secret @wait @type=url(redis)\nWAIT_CACHE=\n";
+    std::fs::write(
+        dir.path().join(".env.example"),
+        format!("{template}{wait_template}"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".env"), &env).unwrap();
+    for format in [&[][..], &["--json"][..], &["--quiet"][..]] {
+        let mut cmd = Command::new(&bin);
+        cmd.current_dir(dir.path())
+            .args(["check", "--template", ".env.example", "--env-file", ".env"])
+            .args(format)
+            .args(["--", "true"]);
+        tally.check(
+            "preflight",
+            &format!("invalid env {format:?}"),
+            &p,
+            &run(cmd),
+        );
+    }
+
+    let mut p = Positions::default();
+    let db = url_password(
+        &format!("postgres://app:{{}}@127.0.0.1:{closed}/app"),
+        &p.add("@wait postgres URL password"),
+    );
+    let cache = url_password(
+        &format!("redis://:{{}}@127.0.0.1:{closed}/0"),
+        &p.add("@wait redis URL password"),
+    );
+    std::fs::write(dir.path().join("wait.env.example"), wait_template).unwrap();
+    for format in [&[][..], &["--json"][..]] {
+        let mut cmd = Command::new(&bin);
+        cmd.current_dir(dir.path())
+            .env("WAIT_DB", &db)
+            .env("WAIT_CACHE", &cache)
+            .args(["check", "-t", "300ms", "--template", "wait.env.example"])
+            .args(format)
+            .args(["--", "true"]);
+        tally.check(
+            "preflight",
+            &format!("wait deadline {format:?}"),
+            &p,
+            &run(cmd),
+        );
+    }
+
+    let mut p = Positions::default();
+    let prod = url_password(
+        "postgres://app:{}@db.prod.example.com:5432/app",
+        &p.add("guarded production URL password"),
+    );
+    std::fs::write(
+        dir.path().join("guard.env.example"),
+        "# @required @secret @type=url(postgres)\nDATABASE_URL=\n",
+    )
+    .unwrap();
+    for format in [&[][..], &["--json"][..]] {
+        let mut cmd = Command::new(&bin);
+        cmd.current_dir(dir.path())
+            .env("DATABASE_URL", &prod)
+            .env("TESTING_IN_DOCKER", "1")
+            .args(["test", "--no-live", "--template", "guard.env.example"])
+            .args(format)
+            .args(["--", "true"]);
+        tally.check(
+            "preflight",
+            &format!("guard refusal {format:?}"),
+            &p,
+            &run(cmd),
+        );
+    }
+}
+
 #[test]
 fn no_secret_reaches_any_output() {
     let mut tally = Tally::default();
@@ -522,6 +606,7 @@ fn no_secret_reaches_any_output() {
     guard(&mut tally);
     validate_env(&mut tally);
     dev(&mut tally);
+    preflight(&mut tally);
     let binaries: BTreeSet<&str> = tally.combos.iter().map(|(b, _, _)| b.as_str()).collect();
     println!(
         "canary: tried {} (binary, format, position) combinations over {} binaries",

@@ -3,11 +3,12 @@
 //! that never prints a value, the guard, waiting for what the template names, the exec
 //! hand-off with the app's own exit code and signals (as PID 1 of a fresh PID namespace).
 
+mod support;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 
 use preflight_testkit::{PostgresServer, Service, require};
 
@@ -15,31 +16,10 @@ const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/.env.examp
 /// 50+ characters, as the template's `DJANGO_SECRET_KEY` requires.
 const SECRET_KEY: &str = "k3y-for-tests-only-0123456789-abcdefghijklmnopqrstuvwxyz";
 
-/// An example of this package, built once per test binary (a no-op when fresh), with an
-/// environment that has only what a test gives it.
+/// An example of this package (built by the shared support module), with an environment
+/// that has only what a test gives it.
 fn example(name: &str) -> Command {
-    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let output = Command::new(env!("CARGO"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--package", "preflight"])
-            .args(["--example", "preflight", "--example", "wait-for"])
-            .arg("--message-format=json-render-diagnostics")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cargo runs");
-        assert!(output.status.success(), "building the examples failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|msg| msg["reason"] == "compiler-artifact")
-            .filter_map(|msg| {
-                let name = msg["target"]["name"].as_str()?.to_owned();
-                Some((name, PathBuf::from(msg["executable"].as_str()?)))
-            })
-            .collect()
-    });
-    let mut command = Command::new(&built[name]);
+    let mut command = Command::new(support::example(name));
     command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
