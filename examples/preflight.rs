@@ -25,6 +25,7 @@
 //! a service unhealthy, `124` the deadline passed while waiting, `2` usage or configuration
 //! error; `127`/`126` when the command cannot be found / run.
 
+mod questdb_cli;
 mod readiness_cli;
 #[path = "test_guard_cli/mod.rs"]
 mod test_guard_cli;
@@ -37,7 +38,8 @@ use clap::{Parser, Subcommand};
 use preflight::env_validate::{
     Dialect, Document, Format, Limits, Schema, Severity, Source, Validator, Values,
 };
-use preflight::readiness::{QuestDbProbe, Target};
+use preflight::readiness::Target;
+use questdb_cli::QuestDbArgs;
 use readiness_cli::{Output, ms};
 use test_guard_cli::{CLEARED, REFUSED, USAGE};
 
@@ -267,7 +269,8 @@ fn targets(
                 }
                 continue;
             }
-            targets.push(target(kind.as_deref(), value).map_err(|e| format!("{key}: {e}"))?);
+            targets
+                .push(target(kind.as_deref(), value, output).map_err(|e| format!("{key}: {e}"))?);
         }
     }
     for spec in &args.wait {
@@ -277,25 +280,32 @@ fn targets(
 }
 
 /// A target from a template value and the key's `@wait` kind.
-fn target(kind: Option<&str>, value: &str) -> preflight::readiness::Result<Target> {
-    match kind {
+fn target(kind: Option<&str>, value: &str, output: Output) -> Result<Target, String> {
+    let parsed = match kind {
         None => Target::parse(value),
-        Some("questdb") => questdb(value),
+        Some("questdb") => return questdb(value, output),
         Some(scheme) if !value.contains("://") => Target::parse(&format!("{scheme}://{value}")),
         Some(_) => Target::parse(value),
-    }
+    };
+    parsed.map_err(|e| e.to_string())
 }
 
-/// QuestDB at `host`, with the credentials QuestDB itself reads (`QDB_PG_USER`,
-/// `QDB_PG_PASSWORD`), so the entry point logs in as the server expects.
-fn questdb(host: &str) -> preflight::readiness::Result<Target> {
-    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-    let user = var("QDB_PG_USER", "admin");
-    let probe = QuestDbProbe::builder(host)
-        .user(user.clone())
-        .password(var("QDB_PG_PASSWORD", "quest"))
-        .build()?;
-    Ok(Target::new(format!("questdb://{user}:***@{host}"), probe))
+/// QuestDB at `host`, with everything else as `wait-for-questdb` reads it from the
+/// environment (QuestDB's own `QDB_PG_USER`, `QDB_PG_PASSWORD[_FILE]`,
+/// `QDB_HTTP_USER`/`QDB_HTTP_PASSWORD[_FILE]`, `*_NET_BIND_TO` ports), so the entry point
+/// logs in as the server expects.
+fn questdb(host: &str, output: Output) -> Result<Target, String> {
+    let args = QuestDbArgs {
+        host: Some(host.to_owned()),
+        ..QuestDbArgs::default()
+    };
+    let settings = args.settings()?;
+    if output == Output::Human {
+        for note in &settings.notes {
+            eprintln!("{PROGRAM}: {note}");
+        }
+    }
+    settings.target().map_err(|e| e.to_string())
 }
 
 /// What the env files set and the process environment does not: handed to CMD.

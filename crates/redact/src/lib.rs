@@ -385,11 +385,17 @@ fn redact_keywords(input: &str, depth: u8) -> String {
         }
         out.push_str(pair.key);
         out.push('=');
-        // A connection string nested in a value (libpq expands `dbname=postgres://…`) is
-        // hidden whole when it carries a secret: its quoting is not worth reproducing.
+        // A connection string nested in a value (libpq expands `dbname=postgres://…`), or
+        // userinfo typed where a keyword was expected (`db=:s3cret@`), is hidden whole
+        // when it carries a secret: its quoting is not worth reproducing.
         let nested_secret = (pair.value.contains("://") || pair.value.contains('='))
             && redact_at(&pair.value, depth + 1) != pair.value;
-        if is_secret_key(pair.key) || nested_secret {
+        // `user:password@` userinfo (a lone `user@` is a user name: `user=app@server`).
+        let userinfo_secret = pair
+            .value
+            .rsplit_once('@')
+            .is_some_and(|(before, _)| before.contains(':'));
+        if is_secret_key(pair.key) || nested_secret || userinfo_secret {
             out.push_str(MASK);
         } else {
             out.push_str(pair.raw);

@@ -20,6 +20,10 @@ const CASES: &[(&str, &str)] = &[
     ("postgres://app@db/app", "postgres://app@db/app"),
     ("redis://127.0.0.1", "redis://127.0.0.1"),
     ("", ""),
+    // Userinfo where a keyword string was expected (found by readiness' bad-input
+    // property test: `db=:pw@` read as the keyword `db`).
+    ("db=:pw@", "db=***"),
+    ("host=h db=u:pw@x", "host=h db=***"),
     // Userinfo passwords, every scheme.
     ("postgres://u:pw@h/db", "postgres://u:***@h/db"),
     (
