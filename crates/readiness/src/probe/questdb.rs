@@ -1,30 +1,4 @@
-//! QuestDB: a ladder of steps, each reported as it passes. What each step proves on
-//! current QuestDB releases (read from QuestDB's own source, not only its docs):
-//!
-//! 1. `min-health` — the minimal HTTP server (`:9003`, any path; `/status` is used)
-//!    answers `200` with body `Status: Healthy`. It proves the **process** is up, not the
-//!    engine: recent QuestDB starts this server first and answers `200` while the engine is
-//!    still starting (a restore, a WAL replay). With `http.user`/`http.password` set it
-//!    answers `401` unless the request carries those Basic credentials
-//!    (`http.health.check.authentication.required` defaults to true), so an authenticated
-//!    QuestDB needs [`QuestDbProbeBuilder::http_auth`].
-//! 2. `pg-wire` — the PostgreSQL wire server (`:8812`) authenticates the user (QuestDB asks
-//!    for a cleartext password; default `admin`/`quest`) and answers `SELECT 1`. This is
-//!    the proof that the **engine** is up: QuestDB binds this port with accepts paused
-//!    until the engine has started, and only the engine executes the query.
-//! 3. optionally `ping` — the HTTP server (`:9000`) answers `GET /ping` with `204`. It
-//!    proves the HTTP server (REST, the console, ILP over HTTP) accepts and answers, which
-//!    it does only once the engine has started. `/ping` never asks for credentials.
-//!
-//! There is no ILP/TCP step: ILP/TCP never answers, and QuestDB binds `:9009` before it
-//! accepts, so a connect there proves only that the port is bound (it passes on a
-//! socket nothing serves). ILP readiness is `/ping`, the endpoint QuestDB's own ILP/HTTP
-//! clients check.
-//!
-//! Every step opens its own connection and closes it before the next begins: QuestDB keeps
-//! a connection open until the client closes it (a request's `Connection: close` does not
-//! change that), and its servers accept a limited number at once (the min server 64 since
-//! QuestDB 8.2, 4 before). A probe that left connections open would lock out the next one.
+//! QuestDB's readiness ladder ([`QuestDbProbe`] says what each step proves).
 
 use std::time::{Duration, Instant};
 
@@ -43,7 +17,33 @@ struct Step {
     probe: Box<dyn Probe>,
 }
 
-/// The QuestDB readiness ladder; see the [module docs](self) for what each step proves.
+/// The QuestDB readiness ladder: steps, each reported as it passes. What each step proves
+/// on current QuestDB releases (read from QuestDB's own source, not only its docs):
+///
+/// 1. `min-health` — the minimal HTTP server (`:9003`, any path; `/status` is used)
+///    answers `200` with body `Status: Healthy`. It proves the **process** is up, not the
+///    engine: recent QuestDB starts this server first and answers `200` while the engine is
+///    still starting (a restore, a WAL replay). With `http.user`/`http.password` set it
+///    answers `401` unless the request carries those Basic credentials
+///    (`http.health.check.authentication.required` defaults to true), so an authenticated
+///    QuestDB needs [`QuestDbProbeBuilder::http_auth`].
+/// 2. `pg-wire` — the PostgreSQL wire server (`:8812`) authenticates the user (QuestDB asks
+///    for a cleartext password; default `admin`/`quest`) and answers `SELECT 1`. This is
+///    the proof that the **engine** is up: QuestDB binds this port with accepts paused
+///    until the engine has started, and only the engine executes the query.
+/// 3. optionally `ping` — the HTTP server (`:9000`) answers `GET /ping` with `204`. It
+///    proves the HTTP server (REST, the console, ILP over HTTP) accepts and answers, which
+///    it does only once the engine has started. `/ping` never asks for credentials.
+///
+/// There is no ILP/TCP step: ILP/TCP never answers, and QuestDB binds `:9009` before it
+/// accepts, so a connect there proves only that the port is bound (it passes on a
+/// socket nothing serves). ILP readiness is `/ping`, the endpoint QuestDB's own ILP/HTTP
+/// clients check.
+///
+/// Every step opens its own connection and closes it before the next begins: QuestDB keeps
+/// a connection open until the client closes it (a request's `Connection: close` does not
+/// change that), and its servers accept a limited number at once (the min server 64 since
+/// QuestDB 8.2, 4 before). A probe that left connections open would lock out the next one.
 ///
 /// ```
 /// use preflight_readiness::{QuestDbProbe, Target};
