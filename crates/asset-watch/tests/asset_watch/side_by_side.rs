@@ -36,13 +36,13 @@ const TREES: [&str; 2] = [
 ];
 
 fn start_trees(dir: &Path) -> (Child, Vec<u32>) {
-    start_trees_with_grace(dir, "500")
+    start_trees_with_grace(dir, "500ms")
 }
 
-fn start_trees_with_grace(dir: &Path, grace_ms: &str) -> (Child, Vec<u32>) {
+fn start_trees_with_grace(dir: &Path, grace: &str) -> (Child, Vec<u32>) {
     let child = supervise(
         dir,
-        &["--color", "never", "--grace", grace_ms, TREES[0], TREES[1]],
+        &["--color", "never", "--grace", grace, TREES[0], TREES[1]],
     )
     .spawn()
     .unwrap();
@@ -90,7 +90,7 @@ fn sigint_sigterm_and_sighup_are_forwarded_and_leave_no_process_behind() {
 fn a_second_ctrl_c_kills_at_once_instead_of_waiting_out_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     // A minute of grace: only the second signal can end the stubborn tree in time.
-    let (mut child, all) = start_trees_with_grace(dir.path(), "60000");
+    let (mut child, all) = start_trees_with_grace(dir.path(), "60s");
     let _guard = KillOnDrop(child.id());
     let output = OutputLines::of(&mut child);
     let pid = Pid::from_raw(child.id().cast_signed());
@@ -454,6 +454,7 @@ fn typed_lines_are_routed_by_name_and_the_end_of_input_reaches_only_the_default_
             "--kill-others",
             "on-exit",
             "--stdin",
+            "reader",
             "reader=cat",
             "other=cat; echo other-saw-eof",
         ],
