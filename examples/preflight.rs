@@ -25,6 +25,7 @@
 //! a service unhealthy, `124` the deadline passed while waiting, `2` usage or configuration
 //! error; `127`/`126` when the command cannot be found / run.
 
+mod cli_io;
 mod readiness_cli;
 #[path = "test_guard_cli/mod.rs"]
 mod test_guard_cli;

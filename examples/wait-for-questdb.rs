@@ -55,9 +55,11 @@
 //! deadline passed, `1` unhealthy, `2` usage error (a bad setting or unreadable secret
 //! file included).
 
+mod cli_io;
 mod readiness_cli;
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use clap::Parser;
 use preflight_readiness::{QuestDbProbe, Target};
@@ -380,34 +382,33 @@ impl Settings {
     }
 }
 
-fn usage_error(output: Output, message: &str) -> ! {
+fn usage_error(output: Output, message: &str) -> ExitCode {
     if output == Output::Json {
-        println!(
-            "{}",
-            serde_json::json!({ "event": "usage", "error": message })
-        );
+        readiness_cli::json_line(&serde_json::json!({ "event": "usage", "error": message }));
     }
     eprintln!("{PROGRAM}: {message}");
-    std::process::exit(2)
+    ExitCode::from(2)
 }
 
-fn main() {
+fn main() -> ExitCode {
+    cli_io::init_tracing();
     let cli = Cli::parse();
     let output = Output::from_args(&cli.policy);
-    let settings = cli
-        .settings()
-        .unwrap_or_else(|message| usage_error(output, &message));
+    let settings = match cli.settings() {
+        Ok(settings) => settings,
+        Err(message) => return usage_error(output, &message),
+    };
     if output != Output::Quiet {
         for note in &settings.notes {
             eprintln!("{PROGRAM}: {note}");
         }
     }
-    let target = settings
-        .target(&cli.user)
-        .unwrap_or_else(|err| readiness_cli::fail(PROGRAM, output, &err));
-    let policy = cli
-        .policy
-        .policy()
-        .unwrap_or_else(|err| readiness_cli::fail(PROGRAM, output, &err));
-    readiness_cli::run(PROGRAM, vec![target], &policy, output, &cli.command);
+    let target = match settings.target(&cli.user) {
+        Ok(target) => target,
+        Err(err) => return readiness_cli::fail(PROGRAM, output, &err),
+    };
+    match cli.policy.policy() {
+        Ok(policy) => readiness_cli::run(PROGRAM, vec![target], &policy, output, &cli.command),
+        Err(err) => readiness_cli::fail(PROGRAM, output, &err),
+    }
 }
