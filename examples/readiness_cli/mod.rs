@@ -57,21 +57,21 @@ pub(crate) struct PolicyArgs {
     /// Overall deadline (`10`, `10s`, `1m30s`); `0` waits for ever.
     #[arg(short = 't', long, env = "WAIT_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().deadline.unwrap_or(Duration::ZERO)))]
     pub(crate) timeout: DurationArg,
-    /// Cadence once healthy or after the start period (Docker `--interval`; 0 = 1s).
+    /// Cadence once healthy or after the start period (Docker `--interval`; 0 = the default).
     #[arg(long, env = "WAIT_INTERVAL", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().interval))]
     pub(crate) interval: DurationArg,
-    /// Longest time one probe may take (Docker `--timeout`; 0 = 2s).
+    /// Longest time one probe may take (Docker `--timeout`; 0 = the default).
     #[arg(long, env = "WAIT_PROBE_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().timeout))]
     pub(crate) probe_timeout: DurationArg,
     /// Counted failures in a row that make a target unhealthy, exit 1 (Docker `--retries`;
-    /// 0 = 3, as in Docker).
+    /// 0 = the default, as in Docker).
     #[arg(long, env = "WAIT_RETRIES", value_name = "N", default_value_t = Policy::default().retries)]
     pub(crate) retries: u32,
     /// Failures do not count while the target is starting inside it (Docker
     /// `--start-period`); default: the whole wait.
     #[arg(long, env = "WAIT_START_PERIOD", value_name = "DURATION", value_parser = duration)]
     pub(crate) start_period: Option<DurationArg>,
-    /// Cadence while starting (Docker `--start-interval`; 0 = 10ms).
+    /// Cadence while starting (Docker `--start-interval`; 0 = the default).
     #[arg(long, env = "WAIT_START_INTERVAL", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().start_interval))]
     pub(crate) start_interval: DurationArg,
     /// Slow the start interval to INTERVAL once a target has been starting for AFTER
