@@ -199,6 +199,32 @@ fn colour_follows_force_color_and_no_color_and_reaches_children() {
     );
 }
 
+/// `--color auto|always|never`, nothing else: `auto` follows the environment (it used to
+/// mean never, as did any word but `always`), a typo is a usage error.
+#[test]
+fn the_color_flag_takes_auto_always_or_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |color: &str, env: &[(&str, &str)]| {
+        let mut cmd = supervise(dir.path(), &["--color", color, "c=echo hi"]);
+        cmd.envs(env.iter().copied());
+        finish(cmd.spawn().unwrap())
+    };
+    let coloured = "\x1b[36m[c]\x1b[0m hi\n";
+    let (_, text) = run("auto", &[("FORCE_COLOR", "1")]);
+    assert!(
+        text.starts_with(coloured),
+        "auto honours FORCE_COLOR: {text:?}"
+    );
+    let (_, text) = run("always", &[]);
+    assert!(text.starts_with(coloured), "{text:?}");
+    let (_, text) = run("never", &[("FORCE_COLOR", "1")]);
+    assert!(text.starts_with("[c] hi\n"), "{text:?}");
+    let (out, _) = run("sometimes", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("sometimes"), "{stderr}");
+}
+
 #[test]
 fn kill_others_on_failure_stops_the_rest_and_returns_the_real_code() {
     let dir = tempfile::tempdir().unwrap();
