@@ -122,20 +122,12 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    cli_io::init_tracing();
     let args = Args::parse();
     let supervisor = match setup(&args) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("dev: {e}");
-            let mut source = std::error::Error::source(&*e);
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
+            cli_io::report("dev", &*e);
             return ExitCode::from(2);
         }
     };
@@ -157,7 +149,7 @@ fn main() -> ExitCode {
     match runtime.block_on(supervisor.run()) {
         Ok(outcome) => ExitCode::from(u8::try_from(outcome.exit_code()).unwrap_or(1)),
         Err(e) => {
-            eprintln!("dev: {e}");
+            cli_io::report("dev", &e);
             ExitCode::from(2)
         }
     }

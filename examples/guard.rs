@@ -25,7 +25,6 @@
 //! ```
 
 mod cli_io;
-#[path = "test_guard_cli/mod.rs"]
 mod test_guard_cli;
 
 use std::process::ExitCode;
@@ -102,10 +101,7 @@ enum Command {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    cli_io::init_tracing();
     ExitCode::from(run(Cli::parse()).await)
 }
 
@@ -133,7 +129,7 @@ async fn run(cli: Cli) -> u8 {
     let (guard, target) = match marker.guard().and_then(|g| Ok((g, resolve.resolve(url)?))) {
         Ok(pair) => pair,
         Err(e) => {
-            eprintln!("guard: {e}");
+            cli_io::report("guard", &e);
             return USAGE;
         }
     };
@@ -159,11 +155,11 @@ async fn run(cli: Cli) -> u8 {
     match outcome {
         Ok(()) => CLEARED,
         Err(e @ preflight_test_guard::Error::InvalidMarkerValue { .. }) => {
-            eprintln!("guard: {e}");
+            cli_io::report("guard", &e);
             USAGE
         }
         Err(e) => {
-            eprintln!("guard: {e}");
+            cli_io::report("guard", &e);
             REFUSED
         }
     }
@@ -193,7 +189,7 @@ async fn check(policy: &PolicyArgs, quiet: bool) -> u8 {
     let guard = match policy.guard() {
         Ok(guard) => guard,
         Err(e) => {
-            eprintln!("guard: {e}");
+            cli_io::report("guard", &e);
             return USAGE;
         }
     };

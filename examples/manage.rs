@@ -12,7 +12,6 @@
 //! the command cannot be found / run.
 
 mod cli_io;
-#[path = "test_guard_cli/mod.rs"]
 mod test_guard_cli;
 
 use std::os::unix::process::CommandExt;
@@ -45,15 +44,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    cli_io::init_tracing();
     let Command::Test { policy, command } = Cli::parse().command;
     let guard = match policy.guard() {
         Ok(guard) => guard,
         Err(e) => {
-            eprintln!("manage test: {e}");
+            cli_io::report("manage test", &e);
             return ExitCode::from(USAGE);
         }
     };

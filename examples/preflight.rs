@@ -25,9 +25,9 @@
 //! a service unhealthy, `124` the deadline passed while waiting, `2` usage or configuration
 //! error; `127`/`126` when the command cannot be found / run.
 
+mod cli_io;
 mod questdb_cli;
 mod readiness_cli;
-#[path = "test_guard_cli/mod.rs"]
 mod test_guard_cli;
 
 use std::path::PathBuf;
@@ -112,6 +112,7 @@ struct CheckArgs {
 }
 
 fn main() -> ExitCode {
+    cli_io::init_tracing();
     let (guard, mut args) = match Cli::parse().command {
         Step::Check(args) => (args.guard, args),
         Step::Test(args) => (true, args),
@@ -137,7 +138,7 @@ fn run(args: &CheckArgs, output: Output) -> Result<Vec<(String, String)>, u8> {
     let limits = Limits::default();
     let template = match Document::from_path(&args.template, args.dialect, &limits) {
         Ok(doc) => doc,
-        Err(err) => return Err(error(output, "validate", &error_chain(&err), USAGE)),
+        Err(err) => return Err(error(output, "validate", &cli_io::error_chain(&err), USAGE)),
     };
     let (schema, _) = Schema::from_template(&template, args.dialect);
     let mut validator = Validator::new()
@@ -151,7 +152,7 @@ fn run(args: &CheckArgs, output: Output) -> Result<Vec<(String, String)>, u8> {
     }
     let report = match validator.run() {
         Ok(report) => report,
-        Err(err) => return Err(error(output, "validate", &error_chain(&err), USAGE)),
+        Err(err) => return Err(error(output, "validate", &cli_io::error_chain(&err), USAGE)),
     };
     let errors = report.count(Severity::Error);
     let warnings = report.count(Severity::Warning);
@@ -357,15 +358,4 @@ fn error(output: Output, step: &str, message: &str, code: u8) -> u8 {
     }
     eprintln!("{PROGRAM}: {step}: {message}");
     code
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }

@@ -55,8 +55,11 @@
 //! deadline passed, `1` unhealthy, `2` usage error (a bad setting or unreadable secret
 //! file included).
 
+mod cli_io;
 mod questdb_cli;
 mod readiness_cli;
+
+use std::process::ExitCode;
 
 use clap::Parser;
 
@@ -84,35 +87,33 @@ struct Cli {
     command: Vec<String>,
 }
 
-fn usage_error(output: Output, message: &str) -> ! {
+fn usage_error(output: Output, message: &str) -> ExitCode {
     if output == Output::Json {
-        println!(
-            "{}",
-            serde_json::json!({ "event": "usage", "error": message })
-        );
+        readiness_cli::json_line(&serde_json::json!({ "event": "usage", "error": message }));
     }
     eprintln!("{PROGRAM}: {message}");
-    std::process::exit(2)
+    ExitCode::from(2)
 }
 
-fn main() {
+fn main() -> ExitCode {
+    cli_io::init_tracing();
     let cli = Cli::parse();
     let output = Output::from_args(&cli.policy);
-    let settings = cli
-        .questdb
-        .settings()
-        .unwrap_or_else(|message| usage_error(output, &message));
+    let settings = match cli.questdb.settings() {
+        Ok(settings) => settings,
+        Err(message) => return usage_error(output, &message),
+    };
     if output != Output::Quiet {
         for note in &settings.notes {
             eprintln!("{PROGRAM}: {note}");
         }
     }
-    let target = settings
-        .target()
-        .unwrap_or_else(|err| readiness_cli::fail(PROGRAM, output, &err));
-    let policy = cli
-        .policy
-        .policy()
-        .unwrap_or_else(|err| readiness_cli::fail(PROGRAM, output, &err));
-    readiness_cli::run(PROGRAM, vec![target], &policy, output, &cli.command);
+    let target = match settings.target() {
+        Ok(target) => target,
+        Err(err) => return readiness_cli::fail(PROGRAM, output, &err),
+    };
+    match cli.policy.policy() {
+        Ok(policy) => readiness_cli::run(PROGRAM, vec![target], &policy, output, &cli.command),
+        Err(err) => readiness_cli::fail(PROGRAM, output, &err),
+    }
 }

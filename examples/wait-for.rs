@@ -20,7 +20,10 @@
 //! passed, `1` a target became unhealthy (with `--once`: not healthy), `2` usage or
 //! target-spec error.
 
+mod cli_io;
 mod readiness_cli;
+
+use std::process::ExitCode;
 
 use clap::Parser;
 use preflight_readiness::{HttpProbe, StatusRule, Target};
@@ -54,8 +57,8 @@ struct Cli {
     #[arg(long, env = "WAIT_HTTP_REGEX", value_name = "REGEX")]
     http_regex: Option<String>,
     /// HTTP(S) targets: request header `NAME: VALUE` (repeatable).
-    #[arg(long = "http-header", value_name = "NAME: VALUE")]
-    http_headers: Vec<String>,
+    #[arg(long = "http-header", value_name = "NAME: VALUE", value_parser = header)]
+    http_headers: Vec<(String, String)>,
     /// HTTP(S) targets: request method.
     #[arg(long, env = "WAIT_HTTP_METHOD", default_value = "GET")]
     http_method: String,
@@ -130,45 +133,39 @@ impl Cli {
         if let Some(ca) = &self.ca_file {
             http = http.ca_file(ca.clone());
         }
-        for header in &self.http_headers {
-            let Some((name, value)) = header.split_once(':') else {
-                usage(
-                    PROGRAM,
-                    &format!("--http-header `{header}`: expected `NAME: VALUE`"),
-                );
-            };
-            http = http.header(name.trim(), value.trim());
+        for (name, value) in &self.http_headers {
+            http = http.header(name.clone(), value.clone());
         }
         Ok(Target::new(spec.trim(), http.build()?))
     }
 }
 
-fn main() {
+/// `--http-header NAME: VALUE`, split and trimmed.
+fn header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}`: expected `NAME: VALUE`"))?;
+    Ok((name.trim().to_owned(), value.trim().to_owned()))
+}
+
+fn main() -> ExitCode {
+    cli_io::init_tracing();
     let cli = Cli::parse();
     let output = Output::from_args(&cli.policy);
     let specs = cli.specs();
     if specs.is_empty() {
-        usage(
-            PROGRAM,
-            "no targets: give TARGET arguments or set WAIT_HOSTS (try --help)",
-        );
+        eprintln!("{PROGRAM}: no targets: give TARGET arguments or set WAIT_HOSTS (try --help)");
+        return ExitCode::from(2);
     }
     let mut targets = Vec::with_capacity(specs.len());
     for spec in &specs {
         match cli.target(spec) {
             Ok(target) => targets.push(target),
-            Err(err) => readiness_cli::fail(PROGRAM, output, &err),
+            Err(err) => return readiness_cli::fail(PROGRAM, output, &err),
         }
     }
-    let policy = cli
-        .policy
-        .policy()
-        .unwrap_or_else(|err| readiness_cli::fail(PROGRAM, output, &err));
-    readiness_cli::run(PROGRAM, targets, &policy, output, &cli.command);
-}
-
-/// Exits 2 with a usage message.
-fn usage(program: &str, message: &str) -> ! {
-    eprintln!("{program}: {message}");
-    std::process::exit(2)
+    match cli.policy.policy() {
+        Ok(policy) => readiness_cli::run(PROGRAM, targets, &policy, output, &cli.command),
+        Err(err) => readiness_cli::fail(PROGRAM, output, &err),
+    }
 }

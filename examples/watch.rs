@@ -14,6 +14,8 @@
 //! (`sleep 9 &`, a `setsid` or double-forked daemon) is stopped when the run ends. Exit
 //! code 2: bad arguments or paths.
 
+mod cli_io;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -37,7 +39,7 @@ struct Args {
     #[arg(short = 'f', long = "include", value_name = "GLOB")]
     include: Vec<String>,
     /// Quiet gap before a batch of changes runs the command.
-    #[arg(short = 'd', long, value_parser = humantime::parse_duration)]
+    #[arg(short = 'd', long, value_parser = preflight_asset_watch::parse_duration)]
     debounce: Option<Duration>,
     /// What to do with changes during a run: queue, restart or ignore.
     #[arg(short = 'o', long, default_value = "queue")]
@@ -46,13 +48,13 @@ struct Args {
     #[arg(short = 'p', long)]
     postpone: bool,
     /// Poll at this interval instead of inotify (bind mounts, NFS, WSL).
-    #[arg(long, value_parser = humantime::parse_duration, value_name = "INTERVAL")]
+    #[arg(long, value_parser = preflight_asset_watch::parse_duration, value_name = "INTERVAL")]
     poll: Option<Duration>,
     /// Signal that stops a run (restart, quit).
     #[arg(long, default_value = "TERM")]
     stop_signal: StopSignal,
     /// Grace period after the stop signal before SIGKILL.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = preflight_asset_watch::parse_duration)]
     grace: Duration,
     /// Do not apply the built-in ignores (.git, node_modules, target, swap files).
     #[arg(long)]
@@ -72,10 +74,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    cli_io::init_tracing();
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -90,7 +89,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(args)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("watch: {}", chain(&*e));
+            cli_io::report("watch", &*e);
             ExitCode::from(2)
         }
     }
@@ -190,15 +189,4 @@ fn print_event(event: &JobEvent) {
         JobEvent::SpawnFailed { run, error } => eprintln!("[watch] run {run}: {error}"),
         _ => {}
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
 }

@@ -47,6 +47,34 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// `--marker-timeout` reads durations as every preflight crate does: a bare number is
+/// seconds (it was rejected as a usage error); garbage is still exit 2, naming the input.
+#[test]
+fn marker_timeout_takes_a_bare_number_as_seconds() {
+    let Some(guard) = example("guard") else {
+        return;
+    };
+    let env = [
+        ("TESTING_IN_DOCKER", "1"),
+        ("DATABASE_URL", "postgres://127.0.0.1/app_test"),
+    ];
+    for ok in ["10", "0.5", "1m30s", "250ms"] {
+        let out = run(
+            &guard,
+            &["check", "--no-live", "--marker-timeout", ok],
+            &env,
+        );
+        assert_eq!(out.status.code(), Some(0), "{ok}: {}", text(&out));
+    }
+    let bad = run(
+        &guard,
+        &["check", "--no-live", "--marker-timeout", "soon"],
+        &env,
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("`soon`"), "{}", text(&bad));
+}
+
 #[test]
 fn guard_check_exit_codes() {
     let Some(guard) = example("guard") else {

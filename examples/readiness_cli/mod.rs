@@ -9,22 +9,33 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
+use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::cli_io::DurationArg;
 use preflight_readiness::{
     Cadence, Error, Event, EventKind, Health, Policy, Report, StartBackoff, Target, Wait,
 };
 
 /// Parses `10`, `10s`, `250ms`, `1m30s` for clap.
-pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    preflight_readiness::parse_duration(text).map_err(|e| e.to_string())
+pub(crate) fn duration(text: &str) -> Result<DurationArg, preflight_readiness::Error> {
+    preflight_readiness::parse_duration(text).map(DurationArg)
 }
 
 /// `--start-backoff`: `AFTER:INTERVAL`, or `off` (clap treats an `Option` field as an
 /// optional flag, hence the wrapper).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BackoffArg(pub(crate) Option<StartBackoff>);
+
+impl std::fmt::Display for BackoffArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(backoff) => backoff.fmt(f),
+            None => f.write_str("off"),
+        }
+    }
+}
 
 /// Parses `AFTER:INTERVAL` or `off` for clap.
 pub(crate) fn start_backoff(text: &str) -> Result<BackoffArg, String> {
@@ -38,44 +49,45 @@ pub(crate) fn cadence(text: &str) -> Result<Cadence, String> {
     text.parse::<Cadence>().map_err(|e| e.to_string())
 }
 
-/// Policy and output flags. As in Docker, `0` for `--interval`, `--probe-timeout`,
-/// `--start-interval` or `--retries` means the default.
+/// Policy and output flags. Their defaults are [`Policy::default()`]'s. As in Docker, `0`
+/// for `--interval`, `--probe-timeout`, `--start-interval` or `--retries` means the
+/// default.
 #[derive(clap::Args, Debug)]
 pub(crate) struct PolicyArgs {
     /// Overall deadline (`10`, `10s`, `1m30s`); `0` waits for ever.
-    #[arg(short = 't', long, env = "WAIT_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value = "30s")]
-    pub(crate) timeout: Duration,
-    /// Cadence once healthy or after the start period (Docker `--interval`; 0 = 1s).
-    #[arg(long, env = "WAIT_INTERVAL", value_name = "DURATION", value_parser = duration, default_value = "1s")]
-    pub(crate) interval: Duration,
-    /// Longest time one probe may take (Docker `--timeout`; 0 = 2s).
-    #[arg(long, env = "WAIT_PROBE_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value = "2s")]
-    pub(crate) probe_timeout: Duration,
+    #[arg(short = 't', long, env = "WAIT_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().deadline.unwrap_or(Duration::ZERO)))]
+    pub(crate) timeout: DurationArg,
+    /// Cadence once healthy or after the start period (Docker `--interval`; 0 = the default).
+    #[arg(long, env = "WAIT_INTERVAL", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().interval))]
+    pub(crate) interval: DurationArg,
+    /// Longest time one probe may take (Docker `--timeout`; 0 = the default).
+    #[arg(long, env = "WAIT_PROBE_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().timeout))]
+    pub(crate) probe_timeout: DurationArg,
     /// Counted failures in a row that make a target unhealthy, exit 1 (Docker `--retries`;
-    /// 0 = 3, as in Docker).
-    #[arg(long, env = "WAIT_RETRIES", value_name = "N", default_value_t = 3)]
+    /// 0 = the default, as in Docker).
+    #[arg(long, env = "WAIT_RETRIES", value_name = "N", default_value_t = Policy::default().retries)]
     pub(crate) retries: u32,
     /// Failures do not count while the target is starting inside it (Docker
     /// `--start-period`); default: the whole wait.
     #[arg(long, env = "WAIT_START_PERIOD", value_name = "DURATION", value_parser = duration)]
-    pub(crate) start_period: Option<Duration>,
-    /// Cadence while starting (Docker `--start-interval`; 0 = 10ms).
-    #[arg(long, env = "WAIT_START_INTERVAL", value_name = "DURATION", value_parser = duration, default_value = "10ms")]
-    pub(crate) start_interval: Duration,
+    pub(crate) start_period: Option<DurationArg>,
+    /// Cadence while starting (Docker `--start-interval`; 0 = the default).
+    #[arg(long, env = "WAIT_START_INTERVAL", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().start_interval))]
+    pub(crate) start_interval: DurationArg,
     /// Slow the start interval to INTERVAL once a target has been starting for AFTER
     /// (`1s:20ms`), or `off` to keep the start interval, as Docker does.
-    #[arg(long, env = "WAIT_START_BACKOFF", value_name = "AFTER:INTERVAL|off", value_parser = start_backoff, default_value = "1s:20ms")]
+    #[arg(long, env = "WAIT_START_BACKOFF", value_name = "AFTER:INTERVAL|off", value_parser = start_backoff, default_value_t = BackoffArg(Policy::default().start_backoff))]
     pub(crate) start_backoff: BackoffArg,
     /// Count an interval from the end of the previous probe (`after-finish`, Docker) or
     /// from its start (`fixed-rate`, Kubernetes).
-    #[arg(long, env = "WAIT_CADENCE", value_name = "after-finish|fixed-rate", value_parser = cadence, default_value = "after-finish")]
+    #[arg(long, env = "WAIT_CADENCE", value_name = "after-finish|fixed-rate", value_parser = cadence, default_value_t = Policy::default().cadence)]
     pub(crate) cadence: Cadence,
     /// Successes in a row that make a target healthy (Kubernetes `successThreshold`).
     #[arg(
         long,
         env = "WAIT_SUCCESS_THRESHOLD",
         value_name = "N",
-        default_value_t = 1
+        default_value_t = Policy::default().success_threshold
     )]
     pub(crate) success_threshold: u32,
     /// Print nothing but the final error.
@@ -97,28 +109,28 @@ impl PolicyArgs {
             // One attempt: its failure counts at once, and only the probe timeout bounds
             // it, so the result is always 0 or 1 as a HEALTHCHECK must be.
             return Policy::builder()
-                .timeout(self.probe_timeout)
+                .timeout(self.probe_timeout.0)
                 .start_period(Duration::ZERO)
                 .retries(1)
                 .no_deadline()
                 .build();
         }
         let mut builder = Policy::builder()
-            .interval(self.interval)
-            .timeout(self.probe_timeout)
+            .interval(self.interval.0)
+            .timeout(self.probe_timeout.0)
             .retries(self.retries)
-            .start_interval(self.start_interval)
+            .start_interval(self.start_interval.0)
             .start_backoff(self.start_backoff.0)
             .cadence(self.cadence)
             .success_threshold(self.success_threshold);
         builder = match self.start_period {
-            Some(period) => builder.start_period(period),
+            Some(period) => builder.start_period(period.0),
             None => builder.start_period_whole_wait(),
         };
-        builder = if self.timeout.is_zero() {
+        builder = if self.timeout.0.is_zero() {
             builder.no_deadline()
         } else {
-            builder.deadline(self.timeout)
+            builder.deadline(self.timeout.0)
         };
         builder.build()
     }
@@ -144,7 +156,8 @@ impl Output {
     }
 }
 
-/// Waits for `targets`, prints progress, then execs `command` or exits with the code.
+/// Waits for `targets`, prints progress, then execs `command`; the exit code when there
+/// is no command, the wait failed or the command could not run.
 #[allow(
     dead_code,
     reason = "used by wait-for and wait-for-questdb, not by preflight"
@@ -155,7 +168,7 @@ pub(crate) fn run(
     policy: &Policy,
     output: Output,
     command: &[String],
-) -> ! {
+) -> ExitCode {
     match wait(program, targets, policy, output) {
         Ok(_) => exec_or_exit(program, command, &[], 0),
         Err(err) => fail(program, output, &err),
@@ -200,22 +213,22 @@ pub(crate) fn wait(
     Ok(report)
 }
 
-/// Prints `err` and exits with its code.
+/// Prints `err` (and its JSON event) and returns its exit code.
 #[allow(
     dead_code,
     reason = "used by wait-for and wait-for-questdb, not by preflight"
 )]
-pub(crate) fn fail(program: &str, output: Output, err: &Error) -> ! {
+pub(crate) fn fail(program: &str, output: Output, err: &Error) -> ExitCode {
     if output == Output::Json {
-        let kind = match err.exit_code() {
-            124 => "timeout",
-            1 => "unhealthy",
-            _ => "usage",
-        };
-        json_line(&serde_json::json!({ "event": kind, "error": err.to_string() }));
+        json_line(&serde_json::json!({ "event": err.kind().as_str(), "error": err.to_string() }));
     }
-    eprintln!("{program}: {err}");
-    std::process::exit(err.exit_code())
+    crate::cli_io::report(program, err);
+    exit_code(err.exit_code())
+}
+
+/// A process exit code as `ExitCode` (the codes used here all fit in a byte).
+pub(crate) fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn say_config(program: &str, targets: &[Target], policy: &Policy, output: Output) {
@@ -335,16 +348,16 @@ pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1}ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Replaces this process with `command`, with `env` added to its environment, or exits
-/// with `code` if there is no command.
+/// Replaces this process with `command`, with `env` added to its environment; returns
+/// `code` if there is no command, `127`/`126` if it cannot be found/run.
 pub(crate) fn exec_or_exit(
     program: &str,
     command: &[String],
     env: &[(String, String)],
     code: i32,
-) -> ! {
+) -> ExitCode {
     let Some((cmd, args)) = command.split_first() else {
-        std::process::exit(code)
+        return exit_code(code);
     };
     let _ = std::io::stdout().flush();
     let error = std::process::Command::new(cmd)
@@ -352,7 +365,7 @@ pub(crate) fn exec_or_exit(
         .envs(env.iter().map(|(k, v)| (k, v)))
         .exec();
     eprintln!("{program}: cannot run `{cmd}`: {error}");
-    std::process::exit(if error.kind() == std::io::ErrorKind::NotFound {
+    exit_code(if error.kind() == std::io::ErrorKind::NotFound {
         127
     } else {
         126

@@ -7,19 +7,33 @@
 //! Exit codes: `0` cleared, `1` refused (or a marker operation failed), `2` usage or
 //! configuration error.
 
-use std::time::Duration;
+use preflight_test_guard::{
+    CONFIG_ERROR_EXIT_CODE, Client, DEFAULT_MARKER_SETTING, DEFAULT_MARKER_TIMEOUT,
+    DEFAULT_REDIS_MARKER_KEY, Guard, GuardBuilder, ProcessEnv, REFUSED_EXIT_CODE, Target,
+};
 
-use preflight_test_guard::{Client, Guard, GuardBuilder, ProcessEnv, Target};
+use crate::cli_io::DurationArg;
 
 /// Cleared.
 pub(crate) const CLEARED: u8 = 0;
-/// Refused, or a marker operation failed.
-pub(crate) const REFUSED: u8 = 1;
-/// Usage or configuration error (clap uses 2 too).
-pub(crate) const USAGE: u8 = 2;
+/// Refused, or a marker operation failed: the library's code (it fits in a byte).
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "REFUSED_EXIT_CODE is 1"
+)]
+pub(crate) const REFUSED: u8 = REFUSED_EXIT_CODE as u8;
+/// Usage or configuration error: the library's code, as clap's (it fits in a byte).
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "CONFIG_ERROR_EXIT_CODE is 2"
+)]
+pub(crate) const USAGE: u8 = CONFIG_ERROR_EXIT_CODE as u8;
 
-fn duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| e.to_string())
+/// Parses `5`, `5s`, `500ms` by the library's rule for clap.
+fn duration(text: &str) -> preflight_test_guard::Result<DurationArg> {
+    preflight_test_guard::parse_duration(text).map(DurationArg)
 }
 
 fn client(text: &str) -> Result<Client, String> {
@@ -68,21 +82,17 @@ impl ResolveArgs {
 #[derive(clap::Args, Debug)]
 pub(crate) struct MarkerArgs {
     /// PostgreSQL database-level setting holding the marker.
-    #[arg(
-        long,
-        env = "GUARD_MARKER_SETTING",
-        default_value = "preflight.environment"
-    )]
+    #[arg(long, env = "GUARD_MARKER_SETTING", default_value = DEFAULT_MARKER_SETTING)]
     pub(crate) marker_setting: String,
     /// Redis key holding the marker.
-    #[arg(long, env = "GUARD_REDIS_KEY", default_value = "preflight:environment")]
+    #[arg(long, env = "GUARD_REDIS_KEY", default_value = DEFAULT_REDIS_MARKER_KEY)]
     pub(crate) redis_key: String,
     /// Also read a marker row from this table (`key`/`value` columns, key `environment`).
     #[arg(long, env = "GUARD_MARKER_TABLE")]
     pub(crate) marker_table: Option<String>,
-    /// Deadline for reading markers (`5s`, `500ms`).
-    #[arg(long, env = "GUARD_MARKER_TIMEOUT", value_parser = duration, default_value = "5s")]
-    pub(crate) marker_timeout: Duration,
+    /// Deadline for reading markers (`5` seconds, `5s`, `500ms`).
+    #[arg(long, env = "GUARD_MARKER_TIMEOUT", value_parser = duration, default_value_t = DurationArg(DEFAULT_MARKER_TIMEOUT))]
+    pub(crate) marker_timeout: DurationArg,
 }
 
 impl MarkerArgs {
@@ -90,7 +100,7 @@ impl MarkerArgs {
         b = b
             .marker_setting(&self.marker_setting)
             .redis_marker_key(&self.redis_key)
-            .marker_timeout(self.marker_timeout);
+            .marker_timeout(self.marker_timeout.0);
         if let Some(table) = &self.marker_table {
             b = b.marker_table(table);
         }

@@ -228,7 +228,7 @@ impl DevConfig {
                 CommandLine::Shell(line) => {
                     let package = package_json.get_or_insert_with(|| {
                         crate::shortcut::read_package_json(&self.base).unwrap_or_else(|e| {
-                            problems.push(format!("{key}: {}", crate::filter::error_chain(&e)));
+                            problems.push(format!("{key}: {}", crate::error::error_chain(&e)));
                             None
                         })
                     });
@@ -418,10 +418,10 @@ fn duration(
     problems: &mut Vec<String>,
 ) -> Option<Duration> {
     let value = value?;
-    match humantime::parse_duration(value) {
+    match crate::parse_duration(value) {
         Ok(d) => Some(d),
-        Err(e) => {
-            problems.push(format!("{key}.{field}: `{value}` is not a duration ({e}); write e.g. \"250ms\" or \"1m30s\""));
+        Err(_) => {
+            problems.push(format!("{key}.{field}: `{value}` is not a duration; write e.g. \"10\" (seconds), \"250ms\" or \"1m30s\""));
             None
         }
     }
@@ -538,6 +538,24 @@ mod tests {
                 ("w-css".to_owned(), "npm run watch-css".to_owned()),
                 ("web".to_owned(), "npm run start -- --port 3000".to_owned()),
             ]
+        );
+    }
+
+    #[test]
+    fn durations_follow_the_crate_rule_a_bare_number_is_seconds() {
+        let mut problems = Vec::new();
+        let d = |v| duration(Some(v), "watch.css", "debounce", &mut Vec::new());
+        assert_eq!(d("10"), Some(Duration::from_secs(10)));
+        assert_eq!(d("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(d("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(
+            duration(Some("soon"), "watch.css", "debounce", &mut problems),
+            None
+        );
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with("watch.css.debounce: `soon`"),
+            "{problems:?}"
         );
     }
 

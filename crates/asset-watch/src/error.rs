@@ -109,6 +109,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A duration (a CLI flag, a `dev.toml` field) could not be parsed; see
+    /// [`parse_duration`](crate::parse_duration) for the syntax.
+    #[error("invalid duration `{input}`: expected e.g. `10` (seconds), `250ms`, `1m30s`")]
+    InvalidDuration {
+        /// The input as given.
+        input: String,
+    },
+
     /// A configuration value is wrong; every problem found is listed.
     #[error("invalid configuration: {}", problems.join("; "))]
     Config {
@@ -150,6 +158,19 @@ impl Error {
     }
 }
 
+/// An error and its sources on one line, for lists of problems and status lines: the
+/// crate's one place that walks a `source()` chain.
+pub(crate) fn error_chain(e: &Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,7 +184,7 @@ mod tests {
             .exclude("a[")
             .build()
             .unwrap_err();
-        let msg = crate::filter::error_chain(&err);
+        let msg = crate::error::error_chain(&err);
         assert!(msg.contains("`a[`") && msg.contains("unclosed"), "{msg}");
         let glob = Error::Glob {
             glob: "a[".into(),

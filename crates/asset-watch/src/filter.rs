@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, error_chain};
 
 /// Directories never worth watching: version-control stores, dependency and build trees.
 /// `node_modules` and `target` are here on purpose: they are the trees that make other
@@ -369,18 +369,6 @@ fn ancestors_to_repo(dir: &Path) -> Vec<PathBuf> {
         }
     }
     vec![dir.to_path_buf()]
-}
-
-/// An error and its sources on one line, for lists of problems.
-pub(crate) fn error_chain(e: &Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
 }
 
 #[cfg(test)]

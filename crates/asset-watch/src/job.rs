@@ -257,7 +257,7 @@ impl Job {
                     }
                     Err(e) => on_event(JobEvent::SpawnFailed {
                         run: runs,
-                        error: crate::filter::error_chain(&e),
+                        error: crate::error::error_chain(&e),
                     }),
                 }
             }

@@ -82,6 +82,7 @@ mod command;
 mod config;
 mod debounce;
 mod descendants;
+mod duration;
 mod error;
 mod filter;
 mod job;
@@ -103,6 +104,7 @@ pub use command::Command;
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use config::DevConfig;
 pub use descendants::RUN_ID_ENV;
+pub use duration::parse_duration;
 pub use error::{BoxError, Error, Result};
 pub use job::{
     CHANGE_KIND_ENV, CHANGED_PATHS_ENV, CHANGED_PATHS_TRUNCATED_ENV, Job, JobBuilder, JobEvent,

@@ -187,7 +187,7 @@ impl Prefix {
             let code = match color_code(spec, i) {
                 Ok(c) => c,
                 Err(e) => {
-                    problems.push(crate::filter::error_chain(&e));
+                    problems.push(crate::error::error_chain(&e));
                     None
                 }
             };

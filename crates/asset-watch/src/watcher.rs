@@ -159,7 +159,7 @@ impl WatchBuilder {
         if let Err(e) = Filter::new(&self.spec, roots.clone()) {
             match e {
                 Error::Config { problems: p } => problems.extend(p),
-                e => problems.push(crate::filter::error_chain(&e)),
+                e => problems.push(crate::error::error_chain(&e)),
             }
         }
         if !problems.is_empty() {

@@ -111,6 +111,7 @@
 
 mod dialect;
 mod diff;
+mod duration;
 mod error;
 mod finding;
 mod fix;

@@ -85,20 +85,75 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The exit code a wait-for style CLI should use for this error: `124` when the
-    /// deadline passed (the `timeout(1)` convention wait-for-it and wait4x use), `1` when
-    /// a target became unhealthy, `2` for usage errors (bad target, policy, duration).
+/// What kind of failure an [`Error`] is, for callers that branch on it (a CLI's exit code,
+/// a JSON event name) without matching every variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Bad input: a target spec, a policy setting, a duration, a probe option, or a
+    /// probe whose feature is disabled.
+    Usage,
+    /// The overall deadline passed ([`Error::Timeout`]).
+    Timeout,
+    /// A target became unhealthy ([`Error::Unhealthy`]).
+    Unhealthy,
+    /// The blocking wait could not run ([`Error::Runtime`]).
+    Runtime,
+}
+
+impl ErrorKind {
+    /// The kind's name: `usage`, `timeout`, `unhealthy` or `runtime`.
     #[must_use]
-    pub fn exit_code(&self) -> i32 {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::Timeout { .. } => 124,
-            Self::Unhealthy { .. } | Self::Runtime { .. } => 1,
+            Self::Usage => "usage",
+            Self::Timeout => "timeout",
+            Self::Unhealthy => "unhealthy",
+            Self::Runtime => "runtime",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// What kind of failure this is.
+    ///
+    /// ```
+    /// use preflight_readiness::{ErrorKind, parse_duration};
+    ///
+    /// let err = parse_duration("ten").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Usage);
+    /// assert_eq!(err.exit_code(), 2);
+    /// ```
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Timeout { .. } => ErrorKind::Timeout,
+            Self::Unhealthy { .. } => ErrorKind::Unhealthy,
+            Self::Runtime { .. } => ErrorKind::Runtime,
             Self::InvalidTarget { .. }
             | Self::FeatureDisabled { .. }
             | Self::InvalidPolicy { .. }
             | Self::InvalidDuration { .. }
-            | Self::InvalidProbe { .. } => 2,
+            | Self::InvalidProbe { .. } => ErrorKind::Usage,
+        }
+    }
+
+    /// The exit code a wait-for style CLI should use for this error: `124` when the
+    /// deadline passed (the `timeout(1)` convention wait-for-it and wait4x use), `1` when
+    /// a target became unhealthy or the wait could not run, `2` for usage errors (bad
+    /// target, policy, duration).
+    #[must_use]
+    pub fn exit_code(&self) -> i32 {
+        match self.kind() {
+            ErrorKind::Timeout => 124,
+            ErrorKind::Unhealthy | ErrorKind::Runtime => 1,
+            ErrorKind::Usage => 2,
         }
     }
 }

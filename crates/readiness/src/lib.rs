@@ -66,7 +66,7 @@ pub mod target;
 mod wait;
 
 pub use duration::parse_duration;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventKind};
 pub use health::Health;
 pub use policy::{Cadence, Policy, PolicyBuilder, Schedule, StartBackoff};

@@ -24,6 +24,14 @@ pub enum Error {
         reason: String,
     },
 
+    /// A duration (e.g. the `guard --marker-timeout` flag) could not be parsed; see
+    /// [`parse_duration`](crate::parse_duration) for the syntax.
+    #[error("invalid duration `{input}`: expected e.g. `10` (seconds), `250ms`, `1m30s`")]
+    InvalidDuration {
+        /// The input as given.
+        input: String,
+    },
+
     /// A host rule or database-name pattern is malformed.
     #[error("invalid pattern `{pattern}`: {reason}")]
     InvalidPattern {

@@ -72,6 +72,18 @@ fn patterns(items: &[&str]) -> Vec<Pattern> {
         .collect()
 }
 
+/// The PostgreSQL setting that holds a marker unless
+/// [`GuardBuilder::marker_setting`] says otherwise.
+pub const DEFAULT_MARKER_SETTING: &str = "preflight.environment";
+
+/// The Redis key that holds a marker unless [`GuardBuilder::redis_marker_key`] says
+/// otherwise.
+pub const DEFAULT_REDIS_MARKER_KEY: &str = "preflight:environment";
+
+/// How long reading one target's markers may take unless
+/// [`GuardBuilder::marker_timeout`] says otherwise.
+pub const DEFAULT_MARKER_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -92,11 +104,11 @@ impl Default for Config {
             deny_hosts: patterns(DEFAULT_DENY_HOSTS),
             test_databases: patterns(DEFAULT_TEST_DATABASES),
             live_markers: true,
-            marker_setting: "preflight.environment".to_owned(),
+            marker_setting: DEFAULT_MARKER_SETTING.to_owned(),
             marker_table: None,
-            redis_marker_key: "preflight:environment".to_owned(),
+            redis_marker_key: DEFAULT_REDIS_MARKER_KEY.to_owned(),
             refuse_standby: true,
-            marker_timeout: Duration::from_secs(5),
+            marker_timeout: DEFAULT_MARKER_TIMEOUT,
             require_ci: false,
             refuse_interactive: false,
             refuse_ai_agents: false,
@@ -201,6 +213,12 @@ impl Guard {
     #[must_use]
     pub fn redis_marker_key(&self) -> &str {
         &self.inner.redis_marker_key
+    }
+
+    /// How long reading one target's markers may take.
+    #[must_use]
+    pub fn marker_timeout(&self) -> Duration {
+        self.inner.marker_timeout
     }
 }
 

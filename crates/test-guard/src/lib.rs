@@ -89,6 +89,7 @@
 
 mod build_script;
 mod check;
+mod duration;
 mod enforce;
 mod env;
 mod error;
@@ -108,10 +109,13 @@ mod test_binary;
 mod tunnel;
 
 pub use build_script::{build_script, build_script_with};
+pub use duration::parse_duration;
 pub use enforce::{CONFIG_ERROR_EXIT_CODE, REFUSED_EXIT_CODE};
 pub use env::{Env, ProcessEnv, Recorded};
 pub use error::{Error, Result};
-pub use guard::{Guard, GuardBuilder};
+pub use guard::{
+    DEFAULT_MARKER_SETTING, DEFAULT_MARKER_TIMEOUT, DEFAULT_REDIS_MARKER_KEY, Guard, GuardBuilder,
+};
 pub use marker::{Marker, MarkerReading, MarkerScope};
 pub use mask::mask;
 pub use report::{Clearance, Finding, Layer, Refusal, Report, Status};

@@ -329,9 +329,9 @@ impl Supervisor {
             {
                 Ok(mut running) => match running.wait().await {
                     Ok(exit) => output.status(&format!("`{command}` {exit}")),
-                    Err(e) => output.status(&crate::filter::error_chain(&e)),
+                    Err(e) => output.status(&crate::error::error_chain(&e)),
                 },
-                Err(e) => output.status(&crate::filter::error_chain(&e)),
+                Err(e) => output.status(&crate::error::error_chain(&e)),
             }
         }
         sink.finish();

@@ -91,7 +91,7 @@ impl<L: Launch> ProcessTask<L> {
             {
                 Ok(r) => r,
                 Err(e) => {
-                    self.output.status(&crate::filter::error_chain(&e));
+                    self.output.status(&crate::error::error_chain(&e));
                     // 127: the shell's "command not found".
                     outcome.exit = Some(Exit::Code(127));
                     return outcome;
@@ -128,7 +128,7 @@ impl<L: Launch> ProcessTask<L> {
             let exit = match exit {
                 Ok(exit) => exit,
                 Err(e) => {
-                    self.output.status(&crate::filter::error_chain(&e));
+                    self.output.status(&crate::error::error_chain(&e));
                     outcome.exit = Some(Exit::Code(1));
                     return outcome;
                 }
@@ -190,7 +190,7 @@ pub(crate) async fn run_watch(
     let mut watcher = match started_watch {
         Ok(w) => w,
         Err(e) => {
-            output.status(&crate::filter::error_chain(&e));
+            output.status(&crate::error::error_chain(&e));
             outcome.exit = Some(Exit::Code(1));
             outcome.stopped = false;
             return outcome;
@@ -221,7 +221,7 @@ pub(crate) async fn run_watch(
         )
         .await;
     if let Err(e) = result {
-        output.status(&crate::filter::error_chain(&e));
+        output.status(&crate::error::error_chain(&e));
         outcome.exit = Some(Exit::Code(1));
         outcome.stopped = false;
     }

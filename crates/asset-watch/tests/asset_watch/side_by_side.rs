@@ -36,13 +36,13 @@ const TREES: [&str; 2] = [
 ];
 
 fn start_trees(dir: &Path) -> (Child, Vec<u32>) {
-    start_trees_with_grace(dir, "500")
+    start_trees_with_grace(dir, "500ms")
 }
 
-fn start_trees_with_grace(dir: &Path, grace_ms: &str) -> (Child, Vec<u32>) {
+fn start_trees_with_grace(dir: &Path, grace: &str) -> (Child, Vec<u32>) {
     let child = supervise(
         dir,
-        &["--color", "never", "--grace", grace_ms, TREES[0], TREES[1]],
+        &["--color", "never", "--grace", grace, TREES[0], TREES[1]],
     )
     .spawn()
     .unwrap();
@@ -90,7 +90,7 @@ fn sigint_sigterm_and_sighup_are_forwarded_and_leave_no_process_behind() {
 fn a_second_ctrl_c_kills_at_once_instead_of_waiting_out_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     // A minute of grace: only the second signal can end the stubborn tree in time.
-    let (mut child, all) = start_trees_with_grace(dir.path(), "60000");
+    let (mut child, all) = start_trees_with_grace(dir.path(), "60s");
     let _guard = KillOnDrop(child.id());
     let output = OutputLines::of(&mut child);
     let pid = Pid::from_raw(child.id().cast_signed());
@@ -197,6 +197,32 @@ fn colour_follows_force_color_and_no_color_and_reaches_children() {
         vetoed.starts_with("[c] force=1\n"),
         "NO_COLOR wins over FORCE_COLOR: {vetoed:?}"
     );
+}
+
+/// `--color auto|always|never`, nothing else: `auto` follows the environment (it used to
+/// mean never, as did any word but `always`), a typo is a usage error.
+#[test]
+fn the_color_flag_takes_auto_always_or_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |color: &str, env: &[(&str, &str)]| {
+        let mut cmd = supervise(dir.path(), &["--color", color, "c=echo hi"]);
+        cmd.envs(env.iter().copied());
+        finish(cmd.spawn().unwrap())
+    };
+    let coloured = "\x1b[36m[c]\x1b[0m hi\n";
+    let (_, text) = run("auto", &[("FORCE_COLOR", "1")]);
+    assert!(
+        text.starts_with(coloured),
+        "auto honours FORCE_COLOR: {text:?}"
+    );
+    let (_, text) = run("always", &[]);
+    assert!(text.starts_with(coloured), "{text:?}");
+    let (_, text) = run("never", &[("FORCE_COLOR", "1")]);
+    assert!(text.starts_with("[c] hi\n"), "{text:?}");
+    let (out, _) = run("sometimes", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("sometimes"), "{stderr}");
 }
 
 #[test]
@@ -454,6 +480,7 @@ fn typed_lines_are_routed_by_name_and_the_end_of_input_reaches_only_the_default_
             "--kill-others",
             "on-exit",
             "--stdin",
+            "reader",
             "reader=cat",
             "other=cat; echo other-saw-eof",
         ],

@@ -75,7 +75,7 @@ pub enum TypedValue {
     Host(String),
     /// `email`.
     Email(String),
-    /// `duration` (`30s`, `1m30s`, `250ms`).
+    /// `duration` (`30` seconds, `30s`, `1m30s`, `250ms`).
     Duration(Duration),
     /// `enum(…)`: the matching choice.
     Enum(String),
@@ -169,7 +169,8 @@ impl ValueType {
         Self::of(Kind::Email)
     }
 
-    /// A duration in humantime syntax (`30s`, `1m30s`, `250ms`).
+    /// A duration: a bare number is seconds (`30`, `0.5`), otherwise humantime syntax
+    /// (`30s`, `1m30s`, `250ms`), the rule every preflight crate uses.
     #[must_use]
     pub fn duration() -> Self {
         Self::of(Kind::Duration {
@@ -286,8 +287,9 @@ impl ValueType {
                     .ok_or_else(|| "expected an email address".to_owned())
             }
             Kind::Duration { min, max } => {
-                let d = humantime::parse_duration(value)
-                    .map_err(|_| "expected a duration such as 30s, 1m30s or 250ms".to_owned())?;
+                let d = crate::duration::parse_duration(value).ok_or_else(|| {
+                    "expected a duration such as 30 (seconds), 30s, 1m30s or 250ms".to_owned()
+                })?;
                 if let Some(min) = min
                     && d < *min
                 {
@@ -525,8 +527,8 @@ impl FromStr for ValueType {
             kv.iter()
                 .find(|(k, _)| *k == key)
                 .map(|(_, v)| {
-                    humantime::parse_duration(v)
-                        .map_err(|_| format!("`{key}={v}` is not a duration"))
+                    crate::duration::parse_duration(v)
+                        .ok_or_else(|| format!("`{key}={v}` is not a duration"))
                 })
                 .transpose()
         };
@@ -707,6 +709,24 @@ mod tests {
         ] {
             assert!(bad.parse::<ValueType>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn durations_read_a_bare_number_as_seconds() {
+        let secs = |v: &str, ty: &str| match t(ty).check(v) {
+            Ok(TypedValue::Duration(d)) => Ok(d),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(secs("30", "duration"), Ok(Duration::from_secs(30)));
+        assert_eq!(secs("0.5", "duration"), Ok(Duration::from_millis(500)));
+        assert_eq!(secs("1m30s", "duration"), Ok(Duration::from_secs(90)));
+        assert_eq!(secs("250ms", "duration"), Ok(Duration::from_millis(250)));
+        assert!(secs("soon", "duration").is_err());
+        assert!(secs("-5", "duration").is_err());
+        // The bounds follow the same rule.
+        assert!(secs("5", "duration(min=10)").is_err());
+        assert_eq!(secs("10", "duration(min=10)"), Ok(Duration::from_secs(10)));
     }
 
     #[test]
