@@ -106,9 +106,19 @@ impl OutputLines {
 
     /// Returns the next line that satisfies `pred`; panics naming `what` after `PATIENCE`.
     pub(crate) fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_for_within(PATIENCE, what, pred)
+    }
+
+    /// [`Self::wait_for`] with its own bound, for work that grows with the test's input.
+    pub(crate) fn wait_for_within(
+        &self,
+        patience: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
         let mut skipped: Vec<String> = Vec::new();
         loop {
-            let line = self.0.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+            let line = self.0.recv_timeout(patience).unwrap_or_else(|_| {
                 let last = skipped.len().saturating_sub(20);
                 panic!(
                     "no output line: {what}; last lines seen:\n{}",
