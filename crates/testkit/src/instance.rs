@@ -241,7 +241,7 @@ impl<F: Flavor> Instance<F> {
 /// tests that start a service at the moment a client first fails to reach it. Starting
 /// twice, or after the server started or was dropped, does nothing.
 #[derive(Clone, Debug)]
-pub struct Starter(mpsc::Sender<bool>);
+pub struct Starter(pub(crate) mpsc::Sender<bool>);
 
 impl Starter {
     /// Starts the server now if it is still pending.
