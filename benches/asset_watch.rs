@@ -18,6 +18,8 @@
 //! and memory are read from its `/proc` entry alone. The tree is generated once under
 //! `/tmp/asset-watch-bench-tree` and reused.
 
+mod support;
+
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -109,9 +111,9 @@ fn main() {
         let Some(tool) = tool else { continue };
         let started = startup(&tree, &tool);
         let pid = started.child.id();
-        let before = cpu_seconds(pid);
+        let before = support::cpu_time(Some(pid)).as_secs_f64();
         pause(Duration::from_secs(secs));
-        let idle = cpu_seconds(pid) - before;
+        let idle = support::cpu_time(Some(pid)).as_secs_f64() - before;
         println!(
             "{label:30} ready {:>7.1} ms  start cpu {:>5.2} s  rss {:>6.1} MB  watches {:>6}  idle {:>5.2} CPU-s ({:.2} % of a core)",
             started.ready.as_secs_f64() * 1e3,
@@ -247,12 +249,18 @@ fn latency(dir: &Path, tool: &Tool, style: Save) -> Latency {
     let rx = fifo_reader(&fifo);
     let child = spawn_watcher(tool, dir, &fifo);
     let file = dir.join("app.css");
-    // Ready: keep saving until a run is seen (postponed, so no start-up run).
+    // Ready: keep saving until a run is seen (postponed, so no start-up run), for at
+    // most a minute: a tool that never runs is a failed bench, not an endless one.
+    let ready_by = Instant::now() + Duration::from_secs(60);
     loop {
         std::fs::write(&file, "warmup{}").unwrap();
         if rx.recv_timeout(Duration::from_millis(200)).is_ok() {
             break;
         }
+        assert!(
+            Instant::now() < ready_by,
+            "the watcher never ran its command within a minute of saves"
+        );
     }
     drain(&rx, Duration::from_millis(300));
     let mut samples = Vec::new();
@@ -333,7 +341,7 @@ fn startup(tree: &Path, tool: &Tool) -> Started {
     let pid = child.id();
     Started {
         ready,
-        cpu: cpu_seconds(pid),
+        cpu: support::cpu_time(Some(pid)).as_secs_f64(),
         rss_kb: rss_kb(pid),
         watches: inotify_watches(pid),
         child,
@@ -346,29 +354,6 @@ fn stop(mut child: Child) {
         .arg(child.id().to_string())
         .status();
     let _ = child.wait();
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r.split_whitespace().collect())
-        .unwrap_or_default();
-    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name.
-    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
-        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
-    });
-    ticks / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    let out = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output();
-    out.ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 fn rss_kb(pid: u32) -> u64 {

@@ -19,6 +19,8 @@
 //!
 //! All traffic stays on loopback. Bounded in count and time; it stops by itself.
 
+mod support;
+
 use std::net::TcpListener as StdListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -351,9 +353,9 @@ fn cpu_while_refused(
         .unwrap();
     let waiter = std::thread::spawn(move || Wait::new(specs).policy(policy).run_blocking());
     park_for(warmup);
-    let (cpu0, t0) = (process_cpu(), Instant::now());
+    let (cpu0, t0) = (support::cpu_time(None), Instant::now());
     park_for(period);
-    let (cpu1, t1) = (process_cpu(), Instant::now());
+    let (cpu1, t1) = (support::cpu_time(None), Instant::now());
     let attempts = match waiter.join().unwrap() {
         Err(preflight_readiness::Error::Timeout { pending, .. }) => pending[0].attempts,
         other => panic!("expected a timeout, got {other:?}"),
@@ -444,17 +446,6 @@ async fn relay(port: u16, upstream: u16) -> tokio::task::JoinHandle<()> {
 
 fn free_port() -> u16 {
     preflight_testkit::free_port()
-}
-
-/// utime + stime of this process.
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("linux /proc");
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let after = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // CLK_TCK is 100 on Linux.
-    Duration::from_millis(ticks * 10)
 }
 
 fn row(what: &str, samples: &[Duration]) {

@@ -446,33 +446,10 @@ fn decode_utf8(bytes: &[u8]) -> (String, Vec<usize>) {
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let bytes = text.as_bytes();
     let mut starts = Vec::with_capacity(bytes.len() / 24 + 1);
     starts.push(0);
-    let mut push_newlines = |chunk: &[u8], base: usize| {
-        for (i, &b) in chunk.iter().enumerate() {
-            if b == b'\n' {
-                starts.push(base + i + 1);
-            }
-        }
-    };
-    // Eight bytes at a time: a word without a newline byte (most of them) is skipped
-    // with one test: the classic "has a zero byte" check, on the word xor `\n` in
-    // every byte.
-    let mut chunks = bytes.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'\n'));
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            push_newlines(chunk, base);
-        }
-        base += 8;
-    }
-    push_newlines(chunks.remainder(), base);
+    starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
     // A final newline starts no line.
     if starts.len() > 1 && starts.last() == Some(&bytes.len()) {
         starts.pop();
@@ -690,6 +667,29 @@ mod tests {
         doc.entries()
             .map(|e| (e.key(), e.raw_value(), e.line()))
             .collect()
+    }
+
+    #[test]
+    fn line_starts_are_after_every_newline_but_a_final_one() {
+        for text in [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "a\nb",
+            "\n\n",
+            "x\r\ny\n\nz",
+            &"k=v\n".repeat(40),
+        ] {
+            let mut naive = vec![0];
+            naive.extend(
+                text.bytes()
+                    .enumerate()
+                    .filter(|&(i, b)| b == b'\n' && i + 1 < text.len())
+                    .map(|(i, _)| i + 1),
+            );
+            assert_eq!(line_starts(text), naive, "{text:?}");
+        }
     }
 
     #[test]

@@ -30,10 +30,11 @@ pub enum Error {
         feature: &'static str,
     },
 
-    /// A policy setting is out of range.
+    /// A policy setting is out of range (several: `field` is the first, `reason` goes on
+    /// with the others, `interval must be …; timeout must be …`).
     #[error("invalid policy: {field} {reason}")]
     InvalidPolicy {
-        /// The setting, e.g. `start_interval`.
+        /// The setting, e.g. `start_interval` (the first, when several are out of range).
         field: &'static str,
         /// What is wrong with it.
         reason: String,

@@ -70,7 +70,11 @@ pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventKind};
 pub use health::Health;
 pub use policy::{Cadence, Policy, PolicyBuilder, Schedule, StartBackoff};
-pub use probe::{Probe, ProbeContext, ProbeFailure, ProbeFuture};
+// Every probe is at the root as well as under `probe::` (the feature-gated ones below).
+pub use probe::{
+    AmqpProbe, CommandProbe, FileProbe, MqttProbe, MysqlProbe, NatsProbe, Probe, ProbeContext,
+    ProbeFailure, ProbeFuture, TcpProbe, UnixProbe,
+};
 pub use report::{Report, TargetStatus};
 pub use target::Target;
 pub use wait::{Monitor, Wait};

@@ -46,6 +46,10 @@ const DEFAULT_START_BACKOFF: StartBackoff = StartBackoff {
 /// default; as in Kubernetes, a `success_threshold` of `0` means 1. The builder applies
 /// this, so the fields of a built policy hold the values in effect.
 ///
+/// The fields are public to read a built policy (a CLI prints the policy in effect); set
+/// them through [`Policy::builder`], which validates. A policy whose fields were set by
+/// hand gets the zero-means-default rule from [`crate::Wait::policy`] but no range check.
+///
 /// Every difference from Docker and from Kubernetes is listed in the crate's README
 /// ("Differences from Docker and Kubernetes"), each with the test that shows it.
 ///
@@ -229,46 +233,56 @@ impl Policy {
         self
     }
 
+    /// Every setting out of range, not just the first: one error whose `field` is the
+    /// first such setting and whose reason goes on with the others
+    /// (`interval must be …; timeout must be …`).
     fn validate(&self) -> Result<()> {
-        let at_least_1ms = |field: &'static str, value: Duration| {
+        let mut problems: Vec<(&'static str, String)> = Vec::new();
+        let mut at_least_1ms = |field: &'static str, value: Duration| {
             if value < Duration::from_millis(1) {
-                Err(Error::InvalidPolicy {
+                problems.push((
                     field,
-                    reason: format!(
+                    format!(
                         "must be 0 (the default) or at least 1ms, got {value:?} (probes are \
                          scheduled on a millisecond timer)"
                     ),
-                })
-            } else {
-                Ok(())
+                ));
             }
         };
-        at_least_1ms("interval", self.interval)?;
-        at_least_1ms("timeout", self.timeout)?;
-        at_least_1ms("start_interval", self.start_interval)?;
+        at_least_1ms("interval", self.interval);
+        at_least_1ms("timeout", self.timeout);
+        at_least_1ms("start_interval", self.start_interval);
         if let Some(backoff) = self.start_backoff
             && backoff.interval < Duration::from_millis(1)
         {
-            return Err(Error::InvalidPolicy {
-                field: "start_backoff",
-                reason: format!(
+            problems.push((
+                "start_backoff",
+                format!(
                     "interval must be 0 (no backoff) or at least 1ms, got {:?}",
                     backoff.interval
                 ),
-            });
+            ));
         }
         if let Some(deadline) = self.deadline
             && deadline < Duration::from_millis(1)
         {
-            return Err(Error::InvalidPolicy {
-                field: "deadline",
-                reason: format!(
+            problems.push((
+                "deadline",
+                format!(
                     "must be at least 1ms, got {deadline:?} (use no_deadline() to wait for \
                      ever)"
                 ),
-            });
+            ));
         }
-        Ok(())
+        let mut problems = problems.into_iter();
+        let Some((field, first)) = problems.next() else {
+            return Ok(());
+        };
+        let reason = std::iter::once(first)
+            .chain(problems.map(|(field, reason)| format!("{field} {reason}")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(Error::InvalidPolicy { field, reason })
     }
 }
 
@@ -356,7 +370,8 @@ impl PolicyBuilder {
     /// 1 ms, the deadline at least 1 ms.
     ///
     /// # Errors
-    /// [`Error::InvalidPolicy`] naming the first setting out of range and why.
+    /// [`Error::InvalidPolicy`] naming every setting out of range and why (`field` is the
+    /// first of them).
     pub fn build(self) -> Result<Policy> {
         let policy = self.policy.with_defaults_for_zero();
         policy.validate()?;
@@ -408,6 +423,28 @@ impl Iterator for Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validation_reports_every_setting_out_of_range_at_once() {
+        let err = Policy::builder()
+            .interval(Duration::from_micros(500))
+            .timeout(Duration::from_nanos(1))
+            .deadline(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        let Error::InvalidPolicy { field, reason } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(*field, "interval");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("invalid policy: interval must be"),
+            "{text}"
+        );
+        assert!(reason.contains("; timeout must be"), "{text}");
+        assert!(reason.contains("; deadline must be at least 1ms"), "{text}");
+        assert!(!reason.contains("start_interval"), "{text}");
+    }
 
     #[test]
     fn defaults_are_valid_and_fast() {

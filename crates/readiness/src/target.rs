@@ -8,7 +8,7 @@
 //! | `tcp://host:port`, `host:port`, `[::1]:port` | TCP connect |
 //! | `http://…`, `https://…` | HTTP status 2xx (feature `http`) |
 //! | `postgres://…`, `postgresql://…` | connect + `SELECT 1` (feature `postgres`) |
-//! | `redis://…`, `rediss://…`, `redis+unix://…` | `PING` → `PONG` (feature `redis`) |
+//! | `redis://…`, `rediss://…`, `redis+unix://…`, `unix+redis://…` | `PING` → `PONG` (feature `redis`) |
 //! | `questdb://[user:password@]host[?pg_port=…&health_port=…&database=…&ping[=port]&http_auth]` | QuestDB ladder (feature `questdb`); `http_auth` sends the URL's user and password to the min-health server too |
 //! | `mysql://host[:3306]`, `mariadb://…` | server handshake |
 //! | `amqp://host[:5672]` | AMQP 0-9-1 `Connection.Start` |
@@ -20,6 +20,10 @@
 //!
 //! The `cmd:` and `sh:` prefixes win over a bare `host:port`: a host that is really named
 //! `cmd` or `sh` is written `tcp://sh:80`.
+//!
+//! The URL schemes come from one table (`SCHEMES`: names, cargo feature, default port,
+//! constructor) that drives parsing and the unknown-scheme message; a unit test checks
+//! that the table above lists exactly its names.
 
 use std::fmt;
 use std::str::FromStr;
@@ -158,41 +162,149 @@ fn parse_probe(spec: &str) -> Result<Arc<dyn Probe>> {
         let addr = HostPort::parse(spec).map_err(|reason| invalid(spec, reason))?;
         return Ok(Arc::new(TcpProbe::new(addr.host, addr.port)));
     };
-    let scheme = scheme.to_ascii_lowercase();
-    match scheme.as_str() {
-        "http" | "https" => http(spec),
-        "postgres" | "postgresql" => postgres(spec),
-        "redis" | "rediss" | "redis+unix" | "unix+redis" => redis(spec),
-        "questdb" => questdb(spec),
-        "tcp" | "mysql" | "mariadb" | "amqp" | "nats" | "mqtt" | "unix" | "file" => {
-            let url = Url::parse(spec).map_err(|e| invalid(spec, e.to_string()))?;
-            simple(spec, &scheme, &url)
-        }
-        other => {
-            // Quote a scheme only when it is one: text before `://` that is not may be
-            // part of a secret.
-            let valid = other.starts_with(|c: char| c.is_ascii_alphabetic())
-                && other
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-            let named = if valid {
-                format!("unknown scheme `{other}`")
-            } else {
-                "invalid scheme".to_owned()
-            };
-            Err(invalid(
-                spec,
-                format!(
-                    "{named}; expected tcp, http, https, postgres, redis, rediss, questdb, \
-                     mysql, amqp, nats, mqtt, unix, file (or cmd:, sh:, host:port)"
-                ),
-            ))
-        }
+    let name = scheme.to_ascii_lowercase();
+    if let Some(scheme) = SCHEMES.iter().find(|s| s.names.contains(&name.as_str())) {
+        return (scheme.build)(spec, &name, scheme);
     }
+    // Quote a scheme only when it is one: text before `://` that is not may be part of a
+    // secret.
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let named = if valid {
+        format!("unknown scheme `{name}`")
+    } else {
+        "invalid scheme".to_owned()
+    };
+    let known: Vec<&str> = SCHEMES
+        .iter()
+        .flat_map(|s| s.names.iter().copied())
+        .collect();
+    Err(invalid(
+        spec,
+        format!(
+            "{named}; expected {} (or cmd:, sh:, host:port)",
+            known.join(", ")
+        ),
+    ))
+}
+
+/// One row of the scheme table.
+struct Scheme {
+    /// The scheme and its aliases, as written before `://` (lowercase).
+    names: &'static [&'static str],
+    /// The cargo feature the probe needs, if any (read by the constructor of a disabled
+    /// feature, and by the test that checks the docs).
+    #[cfg_attr(
+        all(
+            feature = "http",
+            feature = "postgres",
+            feature = "redis",
+            feature = "questdb"
+        ),
+        allow(
+            dead_code,
+            reason = "every feature is on: no disabled constructor reads it"
+        )
+    )]
+    feature: Option<&'static str>,
+    /// The port used when the URL has none, where this module applies it (`None`: the
+    /// URL needs a port, or the probe's own URL parser applies its client's default).
+    default_port: Option<u16>,
+    /// Builds the probe from the whole spec and the scheme as written (lowercased).
+    build: fn(&str, &str, &Scheme) -> Result<Arc<dyn Probe>>,
+}
+
+/// Every URL scheme, in the order the unknown-scheme message lists them.
+const SCHEMES: &[Scheme] = &[
+    Scheme {
+        names: &["tcp"],
+        feature: None,
+        default_port: None,
+        build: simple,
+    },
+    Scheme {
+        names: &["http", "https"],
+        feature: Some("http"),
+        default_port: None,
+        build: http,
+    },
+    Scheme {
+        names: &["postgres", "postgresql"],
+        feature: Some("postgres"),
+        default_port: None,
+        build: postgres,
+    },
+    Scheme {
+        names: &["redis", "rediss", "redis+unix", "unix+redis"],
+        feature: Some("redis"),
+        default_port: None,
+        build: redis,
+    },
+    Scheme {
+        names: &["questdb"],
+        feature: Some("questdb"),
+        default_port: Some(9003),
+        build: questdb,
+    },
+    Scheme {
+        names: &["mysql", "mariadb"],
+        feature: None,
+        default_port: Some(3306),
+        build: simple,
+    },
+    Scheme {
+        names: &["amqp"],
+        feature: None,
+        default_port: Some(5672),
+        build: simple,
+    },
+    Scheme {
+        names: &["nats"],
+        feature: None,
+        default_port: Some(4222),
+        build: simple,
+    },
+    Scheme {
+        names: &["mqtt"],
+        feature: None,
+        default_port: Some(1883),
+        build: simple,
+    },
+    Scheme {
+        names: &["unix"],
+        feature: None,
+        default_port: None,
+        build: simple,
+    },
+    Scheme {
+        names: &["file"],
+        feature: None,
+        default_port: None,
+        build: simple,
+    },
+];
+
+/// The constructor of a scheme whose cargo feature is off.
+#[cfg(not(all(
+    feature = "http",
+    feature = "postgres",
+    feature = "redis",
+    feature = "questdb"
+)))]
+fn disabled(spec: &str, _name: &str, scheme: &Scheme) -> Result<Arc<dyn Probe>> {
+    Err(Error::FeatureDisabled {
+        spec: mask(spec),
+        feature: scheme.feature.unwrap_or("default"),
+    })
 }
 
 /// The probes that need no optional dependency.
-fn simple(spec: &str, scheme: &str, url: &Url) -> Result<Arc<dyn Probe>> {
+fn simple(spec: &str, scheme: &str, row: &Scheme) -> Result<Arc<dyn Probe>> {
+    let url = Url::parse(spec).map_err(|e| invalid(spec, e.to_string()))?;
+    let url = &url;
+    let default_port = row.default_port.unwrap_or(0);
     let user = || {
         let user = url.username();
         (!user.is_empty()).then(|| decode(user))
@@ -213,15 +325,15 @@ fn simple(spec: &str, scheme: &str, url: &Url) -> Result<Arc<dyn Probe>> {
             Arc::new(TcpProbe::new(addr.host, addr.port))
         }
         "mysql" | "mariadb" => {
-            let addr = HostPort::from_url(url, 3306, spec)?;
+            let addr = HostPort::from_url(url, default_port, spec)?;
             Arc::new(MysqlProbe::new(addr.host, addr.port))
         }
         "amqp" => {
-            let addr = HostPort::from_url(url, 5672, spec)?;
+            let addr = HostPort::from_url(url, default_port, spec)?;
             Arc::new(AmqpProbe::new(addr.host, addr.port))
         }
         "nats" => {
-            let addr = HostPort::from_url(url, 4222, spec)?;
+            let addr = HostPort::from_url(url, default_port, spec)?;
             let probe = NatsProbe::new(addr.host, addr.port);
             Arc::new(match (user(), password()) {
                 (Some(user), Some(password)) => probe.user_password(user, password),
@@ -230,7 +342,7 @@ fn simple(spec: &str, scheme: &str, url: &Url) -> Result<Arc<dyn Probe>> {
             })
         }
         "mqtt" => {
-            let addr = HostPort::from_url(url, 1883, spec)?;
+            let addr = HostPort::from_url(url, default_port, spec)?;
             let probe = MqttProbe::new(addr.host, addr.port);
             Arc::new(match user() {
                 Some(user) => probe.credentials(user, password()),
@@ -254,80 +366,49 @@ fn simple(spec: &str, scheme: &str, url: &Url) -> Result<Arc<dyn Probe>> {
                 Arc::new(FileProbe::new(path))
             }
         }
-        _ => unreachable!("simple() is only called for the schemes matched above"),
+        _ => unreachable!("simple() is only called for the schemes of its table rows"),
     };
     Ok(probe)
 }
 
-/// Percent-decodes URL userinfo (`p%40ss` → `p@ss`); invalid escapes stay as they are.
+/// Percent-decodes URL userinfo (`p%40ss` → `p@ss`); invalid escapes stay as they are,
+/// bytes that are not UTF-8 become U+FFFD.
 fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(feature = "http")]
-fn http(spec: &str) -> Result<Arc<dyn Probe>> {
+fn http(spec: &str, _name: &str, _row: &Scheme) -> Result<Arc<dyn Probe>> {
     Ok(Arc::new(crate::probe::HttpProbe::builder(spec).build()?))
 }
 
 #[cfg(not(feature = "http"))]
-fn http(spec: &str) -> Result<Arc<dyn Probe>> {
-    Err(Error::FeatureDisabled {
-        spec: mask(spec),
-        feature: "http",
-    })
-}
+use self::disabled as http;
 
 #[cfg(feature = "postgres")]
-fn postgres(spec: &str) -> Result<Arc<dyn Probe>> {
+fn postgres(spec: &str, _name: &str, _row: &Scheme) -> Result<Arc<dyn Probe>> {
     Ok(Arc::new(crate::probe::PostgresProbe::parse(spec)?))
 }
 
 #[cfg(not(feature = "postgres"))]
-fn postgres(spec: &str) -> Result<Arc<dyn Probe>> {
-    Err(Error::FeatureDisabled {
-        spec: mask(spec),
-        feature: "postgres",
-    })
-}
+use self::disabled as postgres;
 
 #[cfg(feature = "redis")]
-fn redis(spec: &str) -> Result<Arc<dyn Probe>> {
+fn redis(spec: &str, _name: &str, _row: &Scheme) -> Result<Arc<dyn Probe>> {
     Ok(Arc::new(crate::probe::RedisProbe::parse(spec)?))
 }
 
 #[cfg(not(feature = "redis"))]
-fn redis(spec: &str) -> Result<Arc<dyn Probe>> {
-    Err(Error::FeatureDisabled {
-        spec: mask(spec),
-        feature: "redis",
-    })
-}
+use self::disabled as redis;
 
 #[cfg(feature = "questdb")]
-fn questdb(spec: &str) -> Result<Arc<dyn Probe>> {
+fn questdb(spec: &str, _name: &str, row: &Scheme) -> Result<Arc<dyn Probe>> {
     use crate::net::parse_port;
 
     let url = Url::parse(spec).map_err(|e| invalid(spec, e.to_string()))?;
-    let addr = HostPort::from_url(&url, 9003, spec)?;
+    let addr = HostPort::from_url(&url, row.default_port.unwrap_or(9003), spec)?;
     if url.port().is_some() {
         return Err(invalid(
             spec,
@@ -378,12 +459,7 @@ fn questdb(spec: &str) -> Result<Arc<dyn Probe>> {
 }
 
 #[cfg(not(feature = "questdb"))]
-fn questdb(spec: &str) -> Result<Arc<dyn Probe>> {
-    Err(Error::FeatureDisabled {
-        spec: mask(spec),
-        feature: "questdb",
-    })
-}
+use self::disabled as questdb;
 
 #[cfg(test)]
 mod tests {
@@ -391,6 +467,45 @@ mod tests {
 
     fn reason(spec: &str) -> String {
         Target::parse(spec).unwrap_err().to_string()
+    }
+
+    /// Every `scheme://` the module docs' table names.
+    fn documented_schemes() -> std::collections::BTreeSet<String> {
+        include_str!("target.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! |"))
+            .flat_map(|row| row.split('`').skip(1).step_by(2))
+            .filter_map(|code| code.split_once("://").map(|(scheme, _)| scheme.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_docs_table_lists_exactly_the_scheme_table() {
+        let table: std::collections::BTreeSet<String> = SCHEMES
+            .iter()
+            .flat_map(|s| s.names.iter().map(|n| (*n).to_owned()))
+            .collect();
+        assert_eq!(documented_schemes(), table);
+    }
+
+    #[test]
+    fn the_unknown_scheme_message_lists_every_scheme() {
+        let text = reason("gopher://db");
+        for row in SCHEMES {
+            for name in row.names {
+                assert!(
+                    text.contains(&format!(" {name},")) || text.contains(&format!(" {name} (")),
+                    "{name}: {text}"
+                );
+            }
+            if let Some(feature) = row.feature {
+                // The docs name each feature next to its schemes.
+                assert!(
+                    include_str!("target.rs").contains(&format!("(feature `{feature}`)")),
+                    "{feature}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -18,30 +18,13 @@ pub fn mask(conn: &str) -> String {
     preflight_redact::redact(conn)
 }
 
-/// Decodes `%XX` escapes; malformed escapes are kept as written (libpq is as lenient).
+/// Decodes `%XX` escapes; malformed escapes are kept as written (libpq is as lenient),
+/// bytes that are not UTF-8 become U+FFFD. (libpq's strict URI decoding, with its own
+/// errors, is `target::libpq::uri_decode`.)
 pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|b| (*b as char).to_digit(16)),
-                bytes.get(i + 2).and_then(|b| (*b as char).to_digit(16)),
-            )
-        {
-            #[allow(
-                clippy::cast_possible_truncation,
-                reason = "two hex digits fit in a byte"
-            )]
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -70,8 +70,8 @@ pub(crate) struct Instance<F: Flavor> {
     flavor: Arc<F>,
     port: u16,
     shared: Arc<Shared>,
-    /// Dropping it cancels a delayed start that has not happened yet.
-    cancel: Option<mpsc::Sender<()>>,
+    /// Tells a pending start to happen now (`true`) or never (`false`, sent on drop).
+    cancel: Option<mpsc::Sender<bool>>,
     starter: Option<JoinHandle<()>>,
     // Declared last: removed after the process is gone.
     dir: Arc<TempDir>,
@@ -87,10 +87,23 @@ impl<F: Flavor> Instance<F> {
 
     /// Returns at once; the server is spawned in the background once `delay` has passed.
     pub(crate) fn start_after(flavor: F, delay: Duration) -> Result<Self> {
-        Self::launch(flavor, Some(delay))
+        Self::launch(flavor, Some(Some(delay)))
     }
 
-    fn launch(flavor: F, delay: Option<Duration>) -> Result<Self> {
+    /// Returns at once; the server is spawned when a [`Starter`] from
+    /// [`Instance::starter`] says so.
+    pub(crate) fn start_held(flavor: F) -> Result<Self> {
+        Self::launch(flavor, Some(None))
+    }
+
+    /// A handle that starts a pending server now; `None` once it is no longer pending
+    /// (started without delay).
+    pub(crate) fn starter(&self) -> Option<Starter> {
+        self.cancel.clone().map(Starter)
+    }
+
+    /// `delay`: `None` starts now, `Some(Some(d))` after `d`, `Some(None)` when told.
+    fn launch(flavor: F, delay: Option<Option<Duration>>) -> Result<Self> {
         let dir = Arc::new(
             tempfile::Builder::new()
                 .prefix("preflight-testkit-")
@@ -117,7 +130,7 @@ impl<F: Flavor> Instance<F> {
                 instance.set_state(State::Running(child));
             }
             Some(delay) => {
-                let (cancel, cancelled) = mpsc::channel::<()>();
+                let (cancel, cancelled) = mpsc::channel::<bool>();
                 let (flavor, dir, shared) = (
                     Arc::clone(&instance.flavor),
                     Arc::clone(&instance.dir),
@@ -127,8 +140,16 @@ impl<F: Flavor> Instance<F> {
                     .name(format!("start-{}", F::NAME))
                     .spawn(move || {
                         // `recv_timeout` doubles as a cancellable sleep: the handle's drop
-                        // disconnects the channel and ends the wait early.
-                        if cancelled.recv_timeout(delay) != Err(mpsc::RecvTimeoutError::Timeout) {
+                        // sends `false` and ends the wait early; a `Starter` sends `true`.
+                        let go = match delay {
+                            Some(delay) => match cancelled.recv_timeout(delay) {
+                                Ok(go) => go,
+                                Err(mpsc::RecvTimeoutError::Timeout) => true,
+                                Err(mpsc::RecvTimeoutError::Disconnected) => false,
+                            },
+                            None => cancelled.recv().unwrap_or(false),
+                        };
+                        if !go {
                             return;
                         }
                         let state = match flavor.spawn(dir.path(), port) {
@@ -216,13 +237,29 @@ impl<F: Flavor> Instance<F> {
     }
 }
 
+/// Starts a server that was created held (or with a delay) now, from any thread: for
+/// tests that start a service at the moment a client first fails to reach it. Starting
+/// twice, or after the server started or was dropped, does nothing.
+#[derive(Clone, Debug)]
+pub struct Starter(pub(crate) mpsc::Sender<bool>);
+
+impl Starter {
+    /// Starts the server now if it is still pending.
+    pub fn start(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
 fn dir_path(dir: &TempDir) -> PathBuf {
     dir.path().to_path_buf()
 }
 
 impl<F: Flavor> Drop for Instance<F> {
     fn drop(&mut self) {
-        drop(self.cancel.take());
+        if let Some(cancel) = self.cancel.take() {
+            // Explicit: a `Starter` clone elsewhere keeps the channel connected.
+            let _ = cancel.send(false);
+        }
         if let Some(starter) = self.starter.take() {
             let _ = starter.join();
         }

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 
 pub use crate::{
     error::{Error, Result},
-    instance::free_port,
+    instance::{Starter, free_port},
     postgres::{PostgresBuilder, PostgresServer},
     redis::{RedisBuilder, RedisServer},
     services::Service,

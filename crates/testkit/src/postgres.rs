@@ -57,6 +57,7 @@ pub struct PostgresServer {
 pub struct PostgresBuilder {
     password_auth: Option<(String, String)>,
     delay: Option<Duration>,
+    held: bool,
 }
 
 impl PostgresBuilder {
@@ -77,6 +78,15 @@ impl PostgresBuilder {
         self
     }
 
+    /// Reserves the port and returns at once; the server starts when the
+    /// [`crate::Starter`] from `starter()` says so (or never, if the handle is dropped
+    /// first). For tests that start a service the moment a client first fails to reach
+    /// it, instead of racing a delay against the first attempt.
+    pub fn held(mut self) -> Self {
+        self.held = true;
+        self
+    }
+
     /// Starts the server; without a delay, returns once it accepts connections (and the
     /// password role exists).
     ///
@@ -85,7 +95,7 @@ impl PostgresBuilder {
     /// (the password is not part of the message), or if a delay is combined with
     /// password authentication.
     pub fn start(self) -> Result<PostgresServer> {
-        if self.delay.is_some() && self.password_auth.is_some() {
+        if (self.delay.is_some() || self.held) && self.password_auth.is_some() {
             return Err(Error::Command {
                 command: "PostgresBuilder::start".to_owned(),
                 output: "a delayed start cannot create the password_auth role".to_owned(),
@@ -94,9 +104,10 @@ impl PostgresBuilder {
         let mut flavor = Postgres::new()?;
         flavor.password_auth = self.password_auth.is_some();
         let bindir = flavor.bindir.clone();
-        let instance = match self.delay {
-            None => Instance::start(flavor)?,
-            Some(delay) => Instance::start_after(flavor, delay)?,
+        let instance = match (self.held, self.delay) {
+            (true, _) => Instance::start_held(flavor)?,
+            (false, None) => Instance::start(flavor)?,
+            (false, Some(delay)) => Instance::start_after(flavor, delay)?,
         };
         let server = PostgresServer { instance, bindir };
         if let Some((user, password)) = &self.password_auth {
@@ -167,6 +178,13 @@ impl PostgresServer {
             // The server echoes no password in its errors; psql echoes no input.
             output: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
+    }
+
+    /// Starts a server built with `held()` (or still waiting for its delay) now, from
+    /// any thread; `None` for a server started without delay.
+    #[must_use]
+    pub fn starter(&self) -> Option<crate::Starter> {
+        self.instance.starter()
     }
 
     /// The loopback port it listens on (or will).

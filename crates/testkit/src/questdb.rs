@@ -80,6 +80,7 @@ pub struct QuestDbStandInBuilder {
     queue_timeout: Duration,
     engine_starting: bool,
     delay: Option<Duration>,
+    held: bool,
 }
 
 impl Default for QuestDbStandInBuilder {
@@ -90,6 +91,7 @@ impl Default for QuestDbStandInBuilder {
             queue_timeout: QUEUE_TIMEOUT,
             engine_starting: false,
             delay: None,
+            held: false,
         }
     }
 }
@@ -130,6 +132,14 @@ impl QuestDbStandInBuilder {
         self
     }
 
+    /// Binds nothing until the [`crate::Starter`] from [`QuestDbStandIn::starter`] says so
+    /// (dropping the handle first cancels the start); `start` returns at once with the
+    /// ports known. For tests that start the service on a client's first failure.
+    pub fn held(mut self) -> Self {
+        self.held = true;
+        self
+    }
+
     /// Starts both servers; without a delay they are bound when this returns.
     ///
     /// # Errors
@@ -151,7 +161,11 @@ impl QuestDbStandInBuilder {
             streams: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(0),
         });
-        let (cancel, starter, health_port, http_port) = match self.delay {
+        let delay = match (self.held, self.delay) {
+            (true, _) => Some(None),
+            (false, delay) => delay.map(Some),
+        };
+        let (cancel, starter, health_port, http_port) = match delay {
             None => {
                 let health = bind(0)?;
                 let http = bind(0)?;
@@ -160,11 +174,20 @@ impl QuestDbStandInBuilder {
             }
             Some(delay) => {
                 let (health_port, http_port) = (free_port(), free_port());
-                let (cancel, cancelled) = mpsc::channel::<()>();
+                let (cancel, cancelled) = mpsc::channel::<bool>();
                 let starter_shared = Arc::clone(&shared);
                 let starter = thread::spawn(move || {
-                    // A message or a hang-up both mean: the handle was dropped.
-                    if cancelled.recv_timeout(delay) != Err(mpsc::RecvTimeoutError::Timeout) {
+                    // `true` from a `Starter`: start now; `false` (sent on drop) or a
+                    // hang-up: never.
+                    let go = match delay {
+                        Some(delay) => match cancelled.recv_timeout(delay) {
+                            Ok(go) => go,
+                            Err(mpsc::RecvTimeoutError::Timeout) => true,
+                            Err(mpsc::RecvTimeoutError::Disconnected) => false,
+                        },
+                        None => cancelled.recv().unwrap_or(false),
+                    };
+                    if !go {
                         return;
                     }
                     match (bind(health_port), bind(http_port)) {
@@ -198,7 +221,7 @@ pub struct QuestDbStandIn {
     health_port: u16,
     http_port: u16,
     shared: Arc<Shared>,
-    cancel: Option<mpsc::Sender<()>>,
+    cancel: Option<mpsc::Sender<bool>>,
     starter: Option<JoinHandle<()>>,
 }
 
@@ -223,6 +246,13 @@ impl QuestDbStandIn {
     /// None today; the signature matches the other servers of the test kit.
     pub fn start_after(delay: Duration) -> Result<Self> {
         Self::builder().delay(delay).start()
+    }
+
+    /// Starts a stand-in built with `held()` (or still waiting for its delay) now, from
+    /// any thread; `None` for one started without delay.
+    #[must_use]
+    pub fn starter(&self) -> Option<crate::Starter> {
+        self.cancel.clone().map(crate::Starter)
     }
 
     /// The min-health server's port (QuestDB's 9003).
@@ -343,7 +373,10 @@ impl QuestDbStandIn {
 
 impl Drop for QuestDbStandIn {
     fn drop(&mut self) {
-        self.cancel.take();
+        if let Some(cancel) = self.cancel.take() {
+            // Explicit: a `Starter` clone elsewhere keeps the channel connected.
+            let _ = cancel.send(false);
+        }
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.engine_changed.notify_all();
         for server in [Server::MinHealth, Server::Http] {
@@ -836,6 +869,16 @@ mod tests {
         let mut buf = [0_u8; 256];
         let n = early.read(&mut buf).unwrap();
         assert!(buf[..n].starts_with(b"HTTP/1.1 204"));
+    }
+
+    #[test]
+    fn held_stand_in_starts_when_its_starter_says_so() {
+        let qdb = QuestDbStandIn::builder().held().start().unwrap();
+        assert!(!qdb.wait_until_listening(Server::MinHealth, true, Duration::from_millis(300)));
+        assert!(TcpStream::connect(("127.0.0.1", qdb.health_port())).is_err());
+        qdb.starter().unwrap().start();
+        assert!(qdb.wait_until_listening(Server::MinHealth, true, GENEROUS));
+        assert!(get(qdb.health_port(), "/").contains("Status: Healthy"));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub struct RedisServer {
 pub struct RedisBuilder {
     password: Option<String>,
     delay: Option<Duration>,
+    held: bool,
 }
 
 impl RedisBuilder {
@@ -50,15 +51,25 @@ impl RedisBuilder {
         self
     }
 
+    /// Reserves the port and returns at once; the server starts when the
+    /// [`crate::Starter`] from `starter()` says so (or never, if the handle is dropped
+    /// first). For tests that start a service the moment a client first fails to reach
+    /// it, instead of racing a delay against the first attempt.
+    pub fn held(mut self) -> Self {
+        self.held = true;
+        self
+    }
+
     /// Starts the server; without a delay, returns once it answers `PING`.
     pub fn start(self) -> Result<RedisServer> {
         let flavor = Redis {
             binary: find_program("redis-server", "Debian: apt-get install redis-server")?,
             password: self.password.clone(),
         };
-        let instance = match self.delay {
-            None => Instance::start(flavor)?,
-            Some(delay) => Instance::start_after(flavor, delay)?,
+        let instance = match (self.held, self.delay) {
+            (true, _) => Instance::start_held(flavor)?,
+            (false, None) => Instance::start(flavor)?,
+            (false, Some(delay)) => Instance::start_after(flavor, delay)?,
         };
         Ok(RedisServer {
             instance,
@@ -81,6 +92,13 @@ impl RedisServer {
     /// Returns at once with the port reserved; the server starts after `delay`.
     pub fn start_after(delay: Duration) -> Result<Self> {
         Self::builder().delay(delay).start()
+    }
+
+    /// Starts a server built with `held()` (or still waiting for its delay) now, from
+    /// any thread; `None` for a server started without delay.
+    #[must_use]
+    pub fn starter(&self) -> Option<crate::Starter> {
+        self.instance.starter()
     }
 
     /// The loopback port it listens on (or will).

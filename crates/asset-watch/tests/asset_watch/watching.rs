@@ -203,32 +203,64 @@ async fn a_file_written_in_pieces_is_one_batch_after_the_last_piece() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_events_still_yields_batches_at_the_cap() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let dir = tempfile::tempdir().unwrap();
     let root = canonical(&dir);
+    // The cap (200 ms) is above the quiet gap (100 ms), which never passes while the
+    // writer writes without pause; the writer never closes its file, so no save settles
+    // the batch either. A batch after a stretch with no pause of 100 ms was released by
+    // the cap.
+    let quiet = Duration::from_millis(100);
     let watch = Watch::builder()
         .path(&root)
+        .debounce(quiet)
         .max_wait(Duration::from_millis(200))
         .build()
         .unwrap();
     let mut watcher = watch.start().unwrap();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // Writes without pause, faster than events are absorbed: the channel never empties.
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    // The longest pause between two writes since the test last reset it, in µs: a loaded
+    // machine may stall the writer, and a batch after such a stall proves nothing.
+    let longest_pause = std::sync::Arc::new(AtomicU64::new(0));
+    // Rewrites one byte of an open file without pause: a modification every iteration,
+    // never a close, and the file stays one byte long.
     let writer = {
-        let (root, stop) = (root.clone(), stop.clone());
+        let (file, stop, longest_pause) = (root.join("f.css"), stop.clone(), longest_pause.clone());
         tokio::task::spawn_blocking(move || {
-            let mut i = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                std::fs::write(root.join(format!("f{}.css", i % 64)), i.to_string()).unwrap();
-                i += 1;
+            use std::os::unix::fs::FileExt as _;
+            let f = std::fs::File::create(&file).unwrap();
+            let mut last = std::time::Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                f.write_at(b"x", 0).unwrap();
+                let now = std::time::Instant::now();
+                let pause = u64::try_from((now - last).as_micros()).unwrap_or(u64::MAX);
+                longest_pause.fetch_max(pause, Ordering::Relaxed);
+                last = now;
             }
         })
     };
-    let batch = tokio::time::timeout(Duration::from_secs(5), watcher.next()).await;
-    let flooding = !writer.is_finished();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // Skip the first batch (the flood's start), then look for one that followed a
+    // stretch without a quiet-gap-long pause; bounded, so a broken cap fails.
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut batches = 0;
+    let proven = loop {
+        let Ok(batch) = tokio::time::timeout_at(give_up, watcher.next()).await else {
+            break false;
+        };
+        assert!(!batch.unwrap().is_empty());
+        batches += 1;
+        let pause = Duration::from_micros(longest_pause.swap(0, Ordering::Relaxed));
+        if batches > 1 && pause < quiet {
+            break true;
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
-    let batch = batch.expect("no batch while events kept coming").unwrap();
-    assert!(flooding && !batch.is_empty());
+    assert!(
+        proven,
+        "no batch released by the cap while events kept coming ({batches} batches in 30 s, \
+         each after a pause of the quiet gap or more)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@ use regex::Regex;
 pub(crate) use types::parse_bool;
 pub use types::{TypedValue, ValueType};
 
-use crate::hash::{FastMap, Fnv};
+use crate::hash::{FastMap, FxHasher};
 use crate::{Error, Location, Result, Values};
 
 /// A condition on another key, as in `@required-if=DJANGO_ENV=production`.
@@ -172,7 +172,7 @@ pub(crate) struct KeyIndex {
 
 impl KeyIndex {
     fn hash(key: &str) -> u64 {
-        let mut h = Fnv::default();
+        let mut h = FxHasher::default();
         h.write(key.as_bytes());
         h.finish()
     }

@@ -115,22 +115,27 @@ async fn http_server_that_starts_later() {
     let port = preflight_testkit::free_port();
     let url = format!("http://127.0.0.1:{port}/");
     let target = Target::parse(&url).unwrap();
-    let server = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
-        while let Ok((mut stream, _)) = listener.accept().await {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut buf = [0_u8; 1024];
-            let _ = stream.read(&mut buf).await;
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                .await;
+    let failed = crate::support::FirstFailure::default();
+    let server = tokio::spawn({
+        let failed = failed.clone();
+        async move {
+            failed.wait().await;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap();
+            while let Ok((mut stream, _)) = listener.accept().await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0_u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            }
         }
     });
     let report = Wait::new([target])
         .policy(Policy::builder().deadline(GENEROUS).build().unwrap())
+        .on_event(failed.sink())
         .run()
         .await
         .unwrap();

@@ -82,13 +82,81 @@ proptest! {
     }
 }
 
-#[cfg(feature = "http")]
+/// Well-formed URL specs with credentials, for schemes whose probes take them.
+const CREDENTIAL_SCHEMES: &[&str] = &[
+    "http",
+    "https",
+    "postgres",
+    "postgresql",
+    "redis",
+    "rediss",
+    "mysql",
+    "amqp",
+    "nats",
+    "mqtt",
+];
+
 proptest! {
     #[test]
-    fn status_rules_never_panic(input in "[0-9xX, -]{0,20}") {
-        if let Ok(rule) = preflight_readiness::StatusRule::parse(&input) {
-            // The printed rule parses back to the same rule.
-            let again = preflight_readiness::StatusRule::parse(&rule.to_string()).unwrap();
+    fn well_formed_urls_parse_and_hide_their_password(
+        scheme in prop::sample::select(CREDENTIAL_SCHEMES),
+        user in "[a-z]{1,8}",
+        secret in "[A-Z]{12}",
+        host in "[a-z][a-z0-9-]{0,10}",
+        port in prop::option::of(1_u16..),
+    ) {
+        let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+        let spec = format!("{scheme}://{user}:{secret}@{host}{port}");
+        match Target::parse(&spec) {
+            Ok(target) => {
+                prop_assert!(!target.name().contains(&secret), "{}", target.name());
+                prop_assert!(target.name().contains(&host), "{}", target.name());
+            }
+            // Built without the scheme's feature: the only acceptable refusal.
+            Err(preflight_readiness::Error::FeatureDisabled { .. }) => {}
+            Err(err) => prop_assert!(false, "{spec}: {err}"),
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+mod status_rules {
+    use preflight_readiness::StatusRule;
+    use proptest::prelude::*;
+
+    /// One part of a valid rule: a code, a class (`2xx`/`2XX`) or a range.
+    fn part() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (100_u16..=599).prop_map(|c| c.to_string()),
+            (1_u16..=5, any::<bool>())
+                .prop_map(|(d, upper)| format!("{d}{}", if upper { "XX" } else { "xx" })),
+            (100_u16..=599, 0_u16..=150)
+                .prop_map(|(low, width)| format!("{low}-{}", (low + width).min(599))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn status_rules_never_panic(input in "[0-9xX, -]{0,20}") {
+            if let Ok(rule) = StatusRule::parse(&input) {
+                let again = StatusRule::parse(&rule.to_string()).unwrap();
+                prop_assert_eq!(again, rule);
+            }
+        }
+
+        /// Generated valid, so every case reaches the round-trip: a parse failure here
+        /// is a failure, not a skipped case.
+        #[test]
+        fn valid_status_rules_round_trip(
+            parts in prop::collection::vec(part(), 1..5),
+            separator in prop::sample::select(&[",", ", ", " , "][..]),
+        ) {
+            let input = parts.join(separator);
+            let rule = StatusRule::parse(&input)
+                .map_err(|e| TestCaseError::fail(format!("`{input}`: {e}")))?;
+            let printed = rule.to_string();
+            let again = StatusRule::parse(&printed)
+                .map_err(|e| TestCaseError::fail(format!("`{printed}`: {e}")))?;
             prop_assert_eq!(again, rule);
         }
     }

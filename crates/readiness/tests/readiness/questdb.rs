@@ -18,7 +18,7 @@ use preflight_testkit::questdb::{QuestDbStandIn, Server};
 use preflight_testkit::{PostgresServer, require};
 
 use crate::examples::{example, run};
-use crate::support::{Events, GENEROUS, policy};
+use crate::support::{Events, GENEROUS, both, policy, start_on_first_failure};
 
 /// A real PostgreSQL that authenticates as QuestDB does: role `admin` with password
 /// `quest`, sent in cleartext; database `qdb` (QuestDB would accept any name).
@@ -73,12 +73,15 @@ fn idle_client(port: u16) -> TcpStream {
 #[tokio::test(flavor = "multi_thread")]
 async fn questdb_ladder_stand_in_http_and_real_postgres_reports_each_step() {
     let pg = require!(questdb_postgres());
-    let qdb = QuestDbStandIn::start_after(Duration::from_millis(300)).unwrap();
+    let qdb = QuestDbStandIn::builder().held().start().unwrap();
     let events = Events::default();
     let target = Target::new("questdb", ladder(&qdb, &pg).build().unwrap());
     let report = Wait::new([target])
         .policy(policy(GENEROUS))
-        .on_event(events.sink())
+        .on_event(both(
+            events.sink(),
+            start_on_first_failure(qdb.starter().unwrap()),
+        ))
         .run()
         .await
         .unwrap_or_else(|e| panic!("{e}"));

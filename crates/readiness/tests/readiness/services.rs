@@ -1,13 +1,12 @@
 //! Every protocol probe against the real server: throw-away PostgreSQL and Redis instances
-//! that start after a delay (not ready → ready), and the machine's MariaDB, RabbitMQ, NATS
+//! started when the first probe fails (not ready → ready), and the machine's MariaDB, RabbitMQ, NATS
 //! and Mosquitto.
 
 use preflight_readiness::{Target, Wait};
 use preflight_testkit::{Service, require};
 
-use crate::support::{Events, GENEROUS, policy};
+use crate::support::{Events, GENEROUS, policy, start_on_first_failure};
 
-#[cfg(any(feature = "postgres", feature = "redis"))]
 use std::time::Duration;
 
 async fn ready(spec: &str) -> Events {
@@ -35,11 +34,10 @@ async fn not_ready(spec: &str) -> String {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_started_later_is_detected_by_select_1() {
-    let pg = require!(preflight_testkit::PostgresServer::start_after(
-        Duration::from_millis(500)
-    ));
+    let pg = require!(preflight_testkit::PostgresServer::builder().held().start());
     let report = Wait::new([Target::parse(&pg.url()).unwrap()])
         .policy(policy(Duration::from_secs(120)))
+        .on_event(start_on_first_failure(pg.starter().unwrap()))
         .run()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -67,11 +65,10 @@ async fn postgres_missing_database_is_not_ready_and_says_why() {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_started_later_answers_pong() {
-    let redis = require!(preflight_testkit::RedisServer::start_after(
-        Duration::from_millis(300)
-    ));
+    let redis = require!(preflight_testkit::RedisServer::builder().held().start());
     let report = Wait::new([Target::parse(&format!("{}/2", redis.url())).unwrap()])
         .policy(policy(GENEROUS))
+        .on_event(start_on_first_failure(redis.starter().unwrap()))
         .run()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -129,22 +126,43 @@ async fn mosquitto_accepts_an_mqtt_connection() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn greeting_probes_reject_the_wrong_protocol() {
-    // Redis speaks RESP, not MySQL, AMQP or MQTT: a port that answers is not enough.
-    let url = require!(Service::Redis.check());
-    let addr = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let addr = addr.rsplit('@').next().unwrap();
-    for scheme in ["mysql", "amqp", "nats"] {
-        let text = Wait::new([Target::parse(&format!("{scheme}://{addr}")).unwrap()])
-            .policy(policy(std::time::Duration::from_millis(500)))
+    // A port that answers is not enough: each probe is pointed at a server that speaks
+    // first in another protocol, and must fail on what it read, naming the mismatch. A
+    // probe that hung instead would end with a timeout and no such failure.
+    let nats = require!(Service::Nats.check());
+    let mariadb = require!(Service::MySql.check());
+    let cases = [
+        ("mysql", address(&nats), "not a MySQL greeting"),
+        ("amqp", address(&nats), "expected Connection.Start"),
+        ("amqp", address(&mariadb), "expected Connection.Start"),
+        ("mqtt", address(&nats), "expected CONNACK"),
+    ];
+    for (scheme, addr, expected) in cases {
+        let error = Wait::new([Target::parse(&format!("{scheme}://{addr}")).unwrap()])
+            .policy(policy(Duration::from_secs(5)))
             .run()
             .await
-            .unwrap_err()
+            .unwrap_err();
+        let status = match &error {
+            preflight_readiness::Error::Unhealthy { status } => status,
+            preflight_readiness::Error::Timeout { pending, .. } => &pending[0],
+            other => panic!("{scheme} at {addr}: {other}"),
+        };
+        let failure = status
+            .last_failure
+            .as_ref()
+            .unwrap_or_else(|| panic!("{scheme} at {addr}: no probe failed: {error}"))
             .to_string();
-        assert!(text.contains("not ready"), "{scheme}: {text}");
+        assert!(
+            failure.contains(expected) && !failure.contains("no answer within"),
+            "{scheme} at {addr}: {failure}"
+        );
     }
+}
+
+/// `host:port` of a service URL.
+fn address(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority.rsplit('@').next().unwrap_or(authority).to_owned()
 }

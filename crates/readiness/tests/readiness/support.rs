@@ -16,16 +16,86 @@ pub(crate) fn policy(deadline: Duration) -> Policy {
     Policy::builder().deadline(deadline).build().unwrap()
 }
 
+/// An event sink that starts a held server when the first probe fails: the service is
+/// provably down for attempt 1 and comes up for a later one, with no delay to race.
+pub(crate) fn start_on_first_failure(
+    starter: preflight_testkit::Starter,
+) -> impl Fn(&Event) + Send + Sync + 'static {
+    move |event: &Event| {
+        if let EventKind::Probed {
+            failure: Some(_), ..
+        } = &event.kind
+        {
+            starter.start();
+        }
+    }
+}
+
 /// A loopback port that was free a moment ago.
 pub(crate) fn free_port() -> u16 {
     preflight_testkit::free_port()
 }
 
-/// Binds `port` after `delay` and keeps the listener (accepting nothing) until dropped.
-pub(crate) fn listen_after(port: u16, delay: Duration) -> JoinHandle<TcpListener> {
+/// Records which targets have had a failed probe: a test starts its service once they
+/// all have, so each service is provably down for attempt 1 and up for a later one, with
+/// no delay to race.
+#[derive(Clone)]
+pub(crate) struct FirstFailure(Arc<tokio::sync::watch::Sender<std::collections::BTreeSet<usize>>>);
+
+impl Default for FirstFailure {
+    fn default() -> Self {
+        Self(Arc::new(
+            tokio::sync::watch::Sender::new(Default::default()),
+        ))
+    }
+}
+
+impl FirstFailure {
+    /// An event sink that records the target of every failed probe.
+    pub(crate) fn sink(&self) -> impl Fn(&Event) + Send + Sync + 'static {
+        let failed = Arc::clone(&self.0);
+        move |event: &Event| {
+            if let EventKind::Probed {
+                failure: Some(_), ..
+            } = &event.kind
+            {
+                failed.send_modify(|set| {
+                    set.insert(event.index);
+                });
+            }
+        }
+    }
+
+    /// Returns once a probe has failed (at once if one already did).
+    pub(crate) async fn wait(&self) {
+        self.wait_for_targets(1).await;
+    }
+
+    /// Returns once `n` distinct targets have had a failed probe.
+    pub(crate) async fn wait_for_targets(&self, n: usize) {
+        let mut seen = self.0.subscribe();
+        seen.wait_for(|set| set.len() >= n)
+            .await
+            .expect("the sender lives in self");
+    }
+}
+
+/// One event sink that feeds two.
+pub(crate) fn both(
+    a: impl Fn(&Event) + Send + Sync + 'static,
+    b: impl Fn(&Event) + Send + Sync + 'static,
+) -> impl Fn(&Event) + Send + Sync + 'static {
+    move |event: &Event| {
+        a(event);
+        b(event);
+    }
+}
+
+/// Binds `port` once the first probe has failed and keeps the listener (accepting
+/// nothing) until dropped.
+pub(crate) fn listen_after_failure(port: u16, failed: FirstFailure) -> JoinHandle<TcpListener> {
     tokio::spawn(async move {
-        // The delay is the behaviour under test: the service starts later.
-        tokio::time::sleep(delay).await;
+        failed.wait().await;
         TcpListener::bind(("127.0.0.1", port)).await.unwrap()
     })
 }

@@ -8,7 +8,7 @@
 //! included; hosts and ports are comma lists; `%2C` in a host is a separator), keyword
 //! strings separate on ASCII whitespace only, keywords are case-sensitive and unknown ones
 //! are errors, and a variable that is set but empty still counts as set. The conformance
-//! test in `tests/behaviour/conformance` checks all of it against the real libpq.
+//! test in `tests/test_guard/conformance` checks all of it against the real libpq.
 //!
 //! What cannot be reproduced exactly is refused with the construct named (see
 //! `REFUSED` in the crate docs): it must never be resolved to a guess.

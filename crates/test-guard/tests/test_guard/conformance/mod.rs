@@ -278,7 +278,7 @@ fn ask_libpq(
         })
         .collect();
     let helper =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/behaviour/conformance/libpq_resolve.py");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/test_guard/conformance/libpq_resolve.py");
     let mut child = Command::new(python)
         .arg(helper)
         .stdin(Stdio::piped())

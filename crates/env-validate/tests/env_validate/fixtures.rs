@@ -457,10 +457,18 @@ fn the_shipped_sample_template_is_clean_and_complete() {
             "{key} must be secret"
         );
     }
-    // A filled-in .env that follows the template validates clean.
+    // A filled-in .env that follows the template validates clean. Keys without a default
+    // keep the template's own value for that key (one reading per entry, in file order).
+    let readings = Dialect::Portable.read(&doc, &|_| None);
+    assert_eq!(
+        readings.len(),
+        doc.entries().count(),
+        "one reading per entry"
+    );
     let filled: String = doc
         .entries()
-        .map(|e| {
+        .zip(&readings)
+        .map(|(e, reading)| {
             let v = match e.key() {
                 "DJANGO_SECRET_KEY" => "x".repeat(60),
                 "QDB_PG_PASSWORD" | "EMAIL_HOST_PASSWORD" => "pw".to_owned(),
@@ -469,12 +477,7 @@ fn the_shipped_sample_template_is_clean_and_complete() {
                 _ => schema
                     .get(e.key())
                     .and_then(|k| k.default.clone())
-                    .unwrap_or_else(|| {
-                        Dialect::Portable.read(&doc, &|_| None)[0]
-                            .value()
-                            .unwrap_or("")
-                            .to_owned()
-                    }),
+                    .unwrap_or_else(|| reading.value().unwrap_or("").to_owned()),
             };
             let v = if e.key() == "DATABASE_URL" {
                 "postgres://app:pw@db:5432/app".to_owned()

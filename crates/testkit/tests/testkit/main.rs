@@ -1,5 +1,7 @@
-//! The test kit's own proof: what it starts is real and answers, delayed servers are
-//! refused before their start and answer after it, and dropping a server stops it.
+//! Integration tests of `preflight-testkit`, the test kit's own proof: what it starts is
+//! real and answers, delayed and held servers are refused before their start and answer
+//! after it, and dropping a server stops it. One binary per crate, named after it
+//! (`cargo test -p preflight-testkit --test testkit`); a single module.
 
 use std::{
     io::{ErrorKind, Read, Write},
@@ -13,6 +15,8 @@ const READY: Duration = Duration::from_secs(60);
 /// Long enough that the "refused before the start" check cannot race the start, even on a
 /// loaded machine.
 const DELAY: Duration = Duration::from_secs(2);
+/// A drop stops the server with a 10 s grace period before a kill; far below an hour.
+const DROP_BOUND: Duration = Duration::from_secs(30);
 
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, port))
@@ -32,6 +36,20 @@ fn redis_command(port: u16, command: &str) -> String {
     String::from_utf8_lossy(&reply[..n]).trim_end().to_owned()
 }
 
+/// Drops `server` on another thread and fails if that takes longer than `DROP_BOUND`: a
+/// drop that hangs (a cancel that does not cancel, a stop that does not stop) is a
+/// failure with a message, not a test that never ends.
+fn drop_within_bound<T: Send + 'static>(server: T) {
+    let (done, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(server);
+        let _ = done.send(());
+    });
+    dropped
+        .recv_timeout(DROP_BOUND)
+        .unwrap_or_else(|_| panic!("dropping the server took longer than {DROP_BOUND:?}"));
+}
+
 fn assert_refused(port: u16) {
     let error = TcpStream::connect_timeout(&loopback(port), Duration::from_secs(2))
         .expect_err("nothing may listen on the port yet");
@@ -48,7 +66,7 @@ fn redis_server_answers_ping_and_stops_on_drop() {
     assert_eq!(redis_command(redis.port(), "PING"), "+PONG");
     assert_eq!(redis.url(), format!("redis://127.0.0.1:{}", redis.port()));
     let port = redis.port();
-    drop(redis);
+    drop_within_bound(redis);
     assert_refused(port);
 }
 
@@ -98,7 +116,7 @@ fn postgres_server_runs_sql_and_stops_on_drop() {
             .exists()
     );
     let port = pg.port();
-    drop(pg);
+    drop_within_bound(pg);
     assert_refused(port);
 }
 
@@ -111,11 +129,33 @@ fn delayed_postgres_is_refused_before_its_start_and_answers_after() {
 }
 
 #[test]
+fn a_held_server_starts_when_its_starter_says_so() {
+    let redis = require!(RedisServer::builder().held().start());
+    let starter = redis.starter().expect("a held server has a starter");
+    // Held well past the delayed-start tests' delay: nothing starts on its own.
+    assert!(redis.wait_until_ready(DELAY).is_err());
+    assert_refused(redis.port());
+    std::thread::spawn(move || starter.start());
+    redis.wait_until_ready(READY).unwrap();
+    assert_eq!(redis_command(redis.port(), "PING"), "+PONG");
+}
+
+#[test]
+fn dropping_a_held_server_cancels_it_even_while_a_starter_lives() {
+    let redis = require!(RedisServer::builder().held().start());
+    let starter = redis.starter().unwrap();
+    let port = redis.port();
+    drop_within_bound(redis);
+    starter.start();
+    assert_refused(port);
+}
+
+#[test]
 fn dropping_a_delayed_server_before_its_start_cancels_it() {
     let redis = require!(RedisServer::start_after(Duration::from_secs(3600)));
     let port = redis.port();
-    // Would hang for an hour if the drop did not cancel the pending start.
-    drop(redis);
+    // Would wait an hour if the drop did not cancel the pending start.
+    drop_within_bound(redis);
     assert_refused(port);
 }
 
