@@ -104,24 +104,21 @@ impl OutputLines {
         Self(rx)
     }
 
-    /// Returns the next line that satisfies `pred`; panics naming `what` after `PATIENCE`.
+    /// Returns the next line that satisfies `pred`; panics naming `what` after `PATIENCE`,
+    /// or at once when the child closes its stdout.
     pub(crate) fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        self.wait_for_within(PATIENCE, what, pred)
-    }
-
-    /// [`Self::wait_for`] with its own bound, for work that grows with the test's input.
-    pub(crate) fn wait_for_within(
-        &self,
-        patience: Duration,
-        what: &str,
-        pred: impl Fn(&str) -> bool,
-    ) -> String {
         let mut skipped: Vec<String> = Vec::new();
         loop {
-            let line = self.0.recv_timeout(patience).unwrap_or_else(|_| {
+            let line = self.0.recv_timeout(PATIENCE).unwrap_or_else(|e| {
                 let last = skipped.len().saturating_sub(20);
+                let why = match e {
+                    std::sync::mpsc::RecvTimeoutError::Timeout => "no output line",
+                    // Not a slow child: it closed its stdout (exited, or printed a line
+                    // that is not UTF-8).
+                    std::sync::mpsc::RecvTimeoutError::Disconnected => "stdout closed before",
+                };
                 panic!(
-                    "no output line: {what}; last lines seen:\n{}",
+                    "{why}: {what}; last lines seen:\n{}",
                     skipped[last..].join("\n")
                 )
             });
