@@ -127,7 +127,13 @@ fn main() -> ExitCode {
     if args.command.is_empty() {
         return ExitCode::from(CLEARED);
     }
-    say(output, "exec", started.elapsed(), &args.command.join(" "));
+    say_step(
+        output,
+        "exec",
+        started.elapsed(),
+        &args.command.join(" "),
+        true,
+    );
     readiness_cli::exec_or_exit(PROGRAM, &args.command, &env, 0)
 }
 
@@ -184,6 +190,7 @@ fn run(args: &CheckArgs, output: Output) -> Result<Vec<(String, String)>, u8> {
             "validate",
             step.elapsed(),
             &format!("{} variable(s) valid", values.len()),
+            false,
         );
     }
 
@@ -205,7 +212,7 @@ fn run(args: &CheckArgs, output: Output) -> Result<Vec<(String, String)>, u8> {
                 if clearance.used_override() && output == Output::Human {
                     eprint!("{clearance}");
                 }
-                say_step(output, "guard", step.elapsed(), "cleared");
+                say_step(output, "guard", step.elapsed(), "cleared", false);
             }
             Err(refusal) => {
                 return Err(error(
@@ -238,6 +245,7 @@ fn run(args: &CheckArgs, output: Output) -> Result<Vec<(String, String)>, u8> {
                 "wait",
                 step.elapsed(),
                 &format!("{} service(s) ready", report.targets.len()),
+                false,
             );
             Ok(env)
         }
@@ -319,27 +327,18 @@ fn env_file_values(values: &Values) -> Vec<(String, String)> {
         .collect()
 }
 
-fn say_step(output: Output, step: &str, elapsed: Duration, what: &str) {
+/// Reports a step that passed: its own time, or with `total` the time since the start.
+fn say_step(output: Output, step: &str, elapsed: Duration, what: &str, total: bool) {
     match output {
+        Output::Human if total => {
+            eprintln!("{PROGRAM}: {step} {what} (total {})", ms(elapsed));
+        }
         Output::Human => eprintln!("{PROGRAM}: {step}: {what} ({})", ms(elapsed)),
         Output::Json => readiness_cli::json_line(&serde_json::json!({
             "event": "step",
             "step": step,
             "ok": true,
-            "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
-        })),
-        Output::Quiet => {}
-    }
-}
-
-fn say(output: Output, step: &str, total: Duration, what: &str) {
-    match output {
-        Output::Human => eprintln!("{PROGRAM}: {step} {what} (total {})", ms(total)),
-        Output::Json => readiness_cli::json_line(&serde_json::json!({
-            "event": "step",
-            "step": step,
-            "ok": true,
-            "total_ms": total.as_secs_f64() * 1000.0,
+            (if total { "total_ms" } else { "elapsed_ms" }): elapsed.as_secs_f64() * 1000.0,
         })),
         Output::Quiet => {}
     }
