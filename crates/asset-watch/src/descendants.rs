@@ -144,8 +144,18 @@ pub(crate) fn alive(pid: u32) -> bool {
     state(pid).is_some_and(|s| s != 'Z')
 }
 
-/// Reaps `pid` if it is a zombie child of ours; never blocks.
+/// Reaps `pid` if it is a zombie child of ours that no owner waits for; never blocks.
 fn reap_if_ours(pid: u32) {
+    crate::spawner::with_registry(|registry| {
+        if !registry.is_direct(pid) {
+            reap_zombie_child(pid);
+        }
+    });
+}
+
+/// Reaps `pid` if it is a zombie child of ours. Only under the registry lock, after
+/// checking that no owner waits for it.
+fn reap_zombie_child(pid: u32) {
     if let Some(('Z', ppid, _)) = stat(pid)
         && ppid == std::process::id()
     {
@@ -234,18 +244,22 @@ fn children() -> Vec<u32> {
 /// spawned itself are left to their owners.
 pub(crate) fn reap_adopted(known: &mut HashSet<u32>) {
     for pid in children() {
-        if crate::spawner::is_direct(pid) {
-            continue;
-        }
-        match stat(pid) {
-            Some(('Z', _, pgrp)) if known.remove(&pid) || crate::spawner::started_group(pgrp) => {
-                reap_if_ours(pid);
+        // One lock for the decision and the reap: a child forked a moment ago is either
+        // registered as direct here or was not forked when `children` was read.
+        crate::spawner::with_registry(|registry| {
+            if registry.is_direct(pid) {
+                return;
             }
-            Some(_) if carries(pid, Match::Process) => {
-                known.insert(pid);
+            match stat(pid) {
+                Some(('Z', _, pgrp)) if known.remove(&pid) || registry.started_group(pgrp) => {
+                    reap_zombie_child(pid);
+                }
+                Some(_) if carries(pid, Match::Process) => {
+                    known.insert(pid);
+                }
+                _ => {}
             }
-            _ => {}
-        }
+        });
     }
 }
 

@@ -64,10 +64,27 @@ enum Request {
 }
 
 /// Pids we forked that their owner has not released yet, and every group we started.
+///
+/// The spawner thread holds the lock from before `fork` until the new pid is registered,
+/// so whoever holds it sees every direct child either registered or not yet forked: a
+/// child that exits at once can never be mistaken for an orphan and reaped from under its
+/// owner (whose `wait` would then fail with ECHILD).
 #[derive(Default)]
-struct Registry {
+pub(crate) struct Registry {
     direct: HashSet<u32>,
     groups: HashSet<u32>,
+}
+
+impl Registry {
+    /// Whether `pid` is a child the crate forked and still owns (its owner reaps it).
+    pub(crate) fn is_direct(&self, pid: u32) -> bool {
+        self.direct.contains(&pid)
+    }
+
+    /// Whether the crate started process group `pgid`.
+    pub(crate) fn started_group(&self, pgid: u32) -> bool {
+        self.groups.contains(&pgid)
+    }
 }
 
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
@@ -78,14 +95,10 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
-/// Whether `pid` is a child the crate forked and still owns (its owner reaps it).
-pub(crate) fn is_direct(pid: u32) -> bool {
-    registry().direct.contains(&pid)
-}
-
-/// Whether the crate started process group `pgid`.
-pub(crate) fn started_group(pgid: u32) -> bool {
-    registry().groups.contains(&pgid)
+/// Runs `f` with the registry locked: no child is forked, registered or released
+/// meanwhile. Decide and reap under one call, so the answer still holds when acting on it.
+pub(crate) fn with_registry<R>(f: impl FnOnce(&Registry) -> R) -> R {
+    f(&registry())
 }
 
 fn spawner() -> &'static mpsc::Sender<Request> {
@@ -111,17 +124,19 @@ fn serve(rx: &mpsc::Receiver<Request>) {
                 runtime,
                 reply,
             } => {
+                // Locked from before the fork until the pid is registered (see Registry).
+                let mut reg = registry();
                 let child = {
                     let _enter = runtime.enter();
                     cmd.spawn()
                 };
-                if let Ok(child) = &child
-                    && let Some(pid) = child.id()
-                {
-                    let mut reg = registry();
+                let pid = child.as_ref().ok().and_then(tokio::process::Child::id);
+                if let Some(pid) = pid {
                     reg.direct.insert(pid);
                     reg.groups.insert(pid);
-                    drop(reg);
+                }
+                drop(reg);
+                if let Some(pid) = pid {
                     tell(&mut guardian, &format!("+{pid}"));
                 }
                 // The caller may have been cancelled; the child is then dropped (and,
@@ -149,6 +164,7 @@ fn tell(guardian: &mut Option<ChildStdin>, line: &str) {
 }
 
 fn start_guardian() -> Option<ChildStdin> {
+    let mut reg = registry();
     let spawned = std::process::Command::new("/bin/sh")
         .args([
             "-c",
@@ -163,7 +179,8 @@ fn start_guardian() -> Option<ChildStdin> {
         .spawn();
     match spawned {
         Ok(mut child) => {
-            registry().direct.insert(child.id());
+            reg.direct.insert(child.id());
+            drop(reg);
             let stdin = child.stdin.take();
             // Reap it whenever it exits, without blocking this thread.
             std::thread::Builder::new()

@@ -225,6 +225,28 @@ fn the_color_flag_takes_auto_always_or_never() {
     assert!(stderr.contains("sometimes"), "{stderr}");
 }
 
+/// Commands that exit at once, while the supervisor reaps adopted orphans on every
+/// SIGCHLD: a child that became a zombie before it was registered as ours used to be
+/// reaped by that sweep, and its owner's wait then failed with "cannot control `c` (pid
+/// N): No child processes" (seen in CI). Forty instant commands per run, ten runs.
+#[test]
+fn commands_that_exit_at_once_are_never_reaped_from_under_their_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: Vec<String> = (0..40).map(|i| format!("p{i}=true")).collect();
+    let mut args = vec!["--color", "never"];
+    args.extend(commands.iter().map(String::as_str));
+    for round in 0..10 {
+        let (out, text) = finish(supervise(dir.path(), &args).spawn().unwrap());
+        assert!(
+            out.status.success() && !text.contains("cannot control"),
+            "round {round}: {:?}\n{text}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(text.matches("exited with code 0").count(), 40, "{text}");
+    }
+}
+
 #[test]
 fn kill_others_on_failure_stops_the_rest_and_returns_the_real_code() {
     let dir = tempfile::tempdir().unwrap();

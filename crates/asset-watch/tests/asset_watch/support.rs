@@ -84,11 +84,16 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// The lines a child prints on stdout, read on a thread, waited on with a bound.
-pub(crate) struct OutputLines(std::sync::mpsc::Receiver<String>);
+/// The lines a child prints on stdout, read on a thread, waited on with a bound. Its
+/// stderr, when piped, is collected too and shown when a wait fails.
+pub(crate) struct OutputLines {
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
 
 impl OutputLines {
-    /// Takes the child's piped stdout and reads it line by line in the background.
+    /// Takes the child's piped stdout (and stderr, if piped) and reads them in the
+    /// background.
     pub(crate) fn of(child: &mut std::process::Child) -> Self {
         let stdout = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = std::sync::mpsc::channel();
@@ -101,7 +106,18 @@ impl OutputLines {
                 let _ = tx.send(line);
             }
         });
-        Self(rx)
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(mut pipe) = child.stderr.take() {
+            let sink = std::sync::Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                use std::io::Read as _;
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+        Self { lines: rx, stderr }
     }
 
     /// Returns the next line that satisfies `pred`; panics naming `what` after `PATIENCE`,
@@ -109,7 +125,7 @@ impl OutputLines {
     pub(crate) fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let mut skipped: Vec<String> = Vec::new();
         loop {
-            let line = self.0.recv_timeout(PATIENCE).unwrap_or_else(|e| {
+            let line = self.lines.recv_timeout(PATIENCE).unwrap_or_else(|e| {
                 let last = skipped.len().saturating_sub(20);
                 let why = match e {
                     std::sync::mpsc::RecvTimeoutError::Timeout => "no output line",
@@ -117,8 +133,9 @@ impl OutputLines {
                     // that is not UTF-8).
                     std::sync::mpsc::RecvTimeoutError::Disconnected => "stdout closed before",
                 };
+                let stderr = String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned();
                 panic!(
-                    "{why}: {what}; last lines seen:\n{}",
+                    "{why}: {what}; last lines seen:\n{}\nstderr:\n{stderr}",
                     skipped[last..].join("\n")
                 )
             });
