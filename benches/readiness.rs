@@ -166,7 +166,10 @@ fn main() {
         // 10 ms, the previous default). Measured after the first 1.5 s, so the figure is
         // the steady cost of a target that is not coming up.
         for (label, backoff) in [
-            ("default (backoff 1s:20ms)", Policy::default().start_backoff),
+            (
+                "default (backoff 1s:20ms)",
+                Policy::default().start_backoff(),
+            ),
             ("fixed 10 ms (backoff off)", None),
         ] {
             for targets in [1, 10] {

@@ -55,39 +55,39 @@ pub(crate) fn cadence(text: &str) -> Result<Cadence, String> {
 #[derive(clap::Args, Debug)]
 pub(crate) struct PolicyArgs {
     /// Overall deadline (`10`, `10s`, `1m30s`); `0` waits for ever.
-    #[arg(short = 't', long, env = "WAIT_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().deadline.unwrap_or(Duration::ZERO)))]
+    #[arg(short = 't', long, env = "WAIT_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().deadline().unwrap_or(Duration::ZERO)))]
     pub(crate) timeout: DurationArg,
     /// Cadence once healthy or after the start period (Docker `--interval`; 0 = the default).
-    #[arg(long, env = "WAIT_INTERVAL", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().interval))]
+    #[arg(long, env = "WAIT_INTERVAL", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().interval()))]
     pub(crate) interval: DurationArg,
     /// Longest time one probe may take (Docker `--timeout`; 0 = the default).
-    #[arg(long, env = "WAIT_PROBE_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().timeout))]
+    #[arg(long, env = "WAIT_PROBE_TIMEOUT", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().timeout()))]
     pub(crate) probe_timeout: DurationArg,
     /// Counted failures in a row that make a target unhealthy, exit 1 (Docker `--retries`;
     /// 0 = the default, as in Docker).
-    #[arg(long, env = "WAIT_RETRIES", value_name = "N", default_value_t = Policy::default().retries)]
+    #[arg(long, env = "WAIT_RETRIES", value_name = "N", default_value_t = Policy::default().retries())]
     pub(crate) retries: u32,
     /// Failures do not count while the target is starting inside it (Docker
     /// `--start-period`); default: the whole wait.
     #[arg(long, env = "WAIT_START_PERIOD", value_name = "DURATION", value_parser = duration)]
     pub(crate) start_period: Option<DurationArg>,
     /// Cadence while starting (Docker `--start-interval`; 0 = the default).
-    #[arg(long, env = "WAIT_START_INTERVAL", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().start_interval))]
+    #[arg(long, env = "WAIT_START_INTERVAL", value_name = "DURATION", value_parser = duration, default_value_t = DurationArg(Policy::default().start_interval()))]
     pub(crate) start_interval: DurationArg,
     /// Slow the start interval to INTERVAL once a target has been starting for AFTER
     /// (`1s:20ms`), or `off` to keep the start interval, as Docker does.
-    #[arg(long, env = "WAIT_START_BACKOFF", value_name = "AFTER:INTERVAL|off", value_parser = start_backoff, default_value_t = BackoffArg(Policy::default().start_backoff))]
+    #[arg(long, env = "WAIT_START_BACKOFF", value_name = "AFTER:INTERVAL|off", value_parser = start_backoff, default_value_t = BackoffArg(Policy::default().start_backoff()))]
     pub(crate) start_backoff: BackoffArg,
     /// Count an interval from the end of the previous probe (`after-finish`, Docker) or
     /// from its start (`fixed-rate`, Kubernetes).
-    #[arg(long, env = "WAIT_CADENCE", value_name = "after-finish|fixed-rate", value_parser = cadence, default_value_t = Policy::default().cadence)]
+    #[arg(long, env = "WAIT_CADENCE", value_name = "after-finish|fixed-rate", value_parser = cadence, default_value_t = Policy::default().cadence())]
     pub(crate) cadence: Cadence,
     /// Successes in a row that make a target healthy (Kubernetes `successThreshold`).
     #[arg(
         long,
         env = "WAIT_SUCCESS_THRESHOLD",
         value_name = "N",
-        default_value_t = Policy::default().success_threshold
+        default_value_t = Policy::default().success_threshold()
     )]
     pub(crate) success_threshold: u32,
     /// Print nothing but the final error.
@@ -239,30 +239,30 @@ fn say_config(program: &str, targets: &[Target], policy: &Policy, output: Output
         Output::Human => eprintln!(
             "{program}: waiting for {}; deadline {}, start interval {}, start backoff {}, interval {} ({}), probe timeout {}, retries {}, start period {}, success threshold {}",
             names.join(", "),
-            duration(policy.deadline, "none"),
-            duration(Some(policy.start_interval), ""),
+            duration(policy.deadline(), "none"),
+            duration(Some(policy.start_interval()), ""),
             policy
-                .start_backoff
+                .start_backoff()
                 .map_or_else(|| "off".to_owned(), |b| b.to_string()),
-            duration(Some(policy.interval), ""),
-            policy.cadence,
-            duration(Some(policy.timeout), ""),
-            policy.retries,
-            duration(policy.start_period, "whole wait"),
-            policy.success_threshold,
+            duration(Some(policy.interval()), ""),
+            policy.cadence(),
+            duration(Some(policy.timeout()), ""),
+            policy.retries(),
+            duration(policy.start_period(), "whole wait"),
+            policy.success_threshold(),
         ),
         Output::Json => json_line(&serde_json::json!({
             "event": "config",
             "targets": names,
-            "deadline_ms": policy.deadline.map(|d| d.as_millis() as u64),
-            "start_interval_ms": policy.start_interval.as_millis() as u64,
-            "start_backoff": policy.start_backoff.map(|b| b.to_string()),
-            "cadence": policy.cadence.to_string(),
-            "interval_ms": policy.interval.as_millis() as u64,
-            "probe_timeout_ms": policy.timeout.as_millis() as u64,
-            "retries": policy.retries,
-            "start_period_ms": policy.start_period.map(|d| d.as_millis() as u64),
-            "success_threshold": policy.success_threshold,
+            "deadline_ms": policy.deadline().map(|d| d.as_millis() as u64),
+            "start_interval_ms": policy.start_interval().as_millis() as u64,
+            "start_backoff": policy.start_backoff().map(|b| b.to_string()),
+            "cadence": policy.cadence().to_string(),
+            "interval_ms": policy.interval().as_millis() as u64,
+            "probe_timeout_ms": policy.timeout().as_millis() as u64,
+            "retries": policy.retries(),
+            "start_period_ms": policy.start_period().map(|d| d.as_millis() as u64),
+            "success_threshold": policy.success_threshold(),
         })),
         Output::Quiet => {}
     }

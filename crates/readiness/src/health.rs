@@ -42,7 +42,7 @@ pub(crate) struct Tracker {
 impl Tracker {
     pub(crate) fn new(policy: &Policy, started_at: Instant) -> Self {
         Self {
-            policy: policy.clone().with_defaults_for_zero(),
+            policy: policy.clone(),
             started_at,
             health: Health::Starting,
             failing_streak: 0,

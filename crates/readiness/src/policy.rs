@@ -46,9 +46,9 @@ const DEFAULT_START_BACKOFF: StartBackoff = StartBackoff {
 /// default; as in Kubernetes, a `success_threshold` of `0` means 1. The builder applies
 /// this, so the fields of a built policy hold the values in effect.
 ///
-/// The fields are public to read a built policy (a CLI prints the policy in effect); set
-/// them through [`Policy::builder`], which validates. A policy whose fields were set by
-/// hand gets the zero-means-default rule from [`crate::Wait::policy`] but no range check.
+/// A policy is built by [`Policy::builder`], which validates, and read through its
+/// accessors (a CLI prints the policy in effect); [`Policy::to_builder`] starts a builder
+/// from an existing policy.
 ///
 /// Every difference from Docker and from Kubernetes is listed in the crate's README
 /// ("Differences from Docker and Kubernetes"), each with the test that shows it.
@@ -60,24 +60,24 @@ const DEFAULT_START_BACKOFF: StartBackoff = StartBackoff {
 #[non_exhaustive]
 pub struct Policy {
     /// Cadence once healthy or after the start period.
-    pub interval: Duration,
+    pub(crate) interval: Duration,
     /// Longest time one probe may take.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Counted failures in a row that make a target unhealthy.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// Grace period for failures while the target is starting; `None` = the whole wait.
-    pub start_period: Option<Duration>,
+    pub(crate) start_period: Option<Duration>,
     /// Cadence while starting inside the start period.
-    pub start_interval: Duration,
+    pub(crate) start_interval: Duration,
     /// How the start interval slows for a target that has been starting for a while;
     /// `None` keeps `start_interval` for the whole start period (as Docker does).
-    pub start_backoff: Option<StartBackoff>,
+    pub(crate) start_backoff: Option<StartBackoff>,
     /// What an interval is counted from.
-    pub cadence: Cadence,
+    pub(crate) cadence: Cadence,
     /// Successes in a row that make a target healthy.
-    pub success_threshold: u32,
+    pub(crate) success_threshold: u32,
     /// Overall deadline of a wait; `None` waits for ever.
-    pub deadline: Option<Duration>,
+    pub(crate) deadline: Option<Duration>,
 }
 
 /// What the delay between two probes is counted from.
@@ -192,8 +192,68 @@ impl Default for Policy {
 impl Policy {
     /// Starts a builder from the defaults.
     pub fn builder() -> PolicyBuilder {
+        Self::default().to_builder()
+    }
+
+    /// Cadence once healthy or after the start period.
+    #[must_use]
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Longest time one probe may take.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Counted failures in a row that make a target unhealthy.
+    #[must_use]
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// Grace period for failures while the target is starting; `None` = the whole wait.
+    #[must_use]
+    pub fn start_period(&self) -> Option<Duration> {
+        self.start_period
+    }
+
+    /// Cadence while starting inside the start period.
+    #[must_use]
+    pub fn start_interval(&self) -> Duration {
+        self.start_interval
+    }
+
+    /// How the start interval slows for a target that has been starting for a while;
+    /// `None` keeps `start_interval` for the whole start period (as Docker does).
+    #[must_use]
+    pub fn start_backoff(&self) -> Option<StartBackoff> {
+        self.start_backoff
+    }
+
+    /// What an interval is counted from.
+    #[must_use]
+    pub fn cadence(&self) -> Cadence {
+        self.cadence
+    }
+
+    /// Successes in a row that make a target healthy.
+    #[must_use]
+    pub fn success_threshold(&self) -> u32 {
+        self.success_threshold
+    }
+
+    /// Overall deadline of a wait; `None` waits for ever.
+    #[must_use]
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// A builder holding this policy's settings, to derive a changed policy.
+    pub fn to_builder(&self) -> PolicyBuilder {
         PolicyBuilder {
-            policy: Self::default(),
+            policy: self.clone(),
         }
     }
 
@@ -201,7 +261,7 @@ impl Policy {
     #[must_use]
     pub fn schedule(&self) -> Schedule {
         Schedule {
-            policy: self.clone().with_defaults_for_zero(),
+            policy: self.clone(),
             created: Instant::now(),
             starting: true,
         }
@@ -209,9 +269,8 @@ impl Policy {
 
     /// Docker reads `0` as "the default" for its interval, timeout, start interval and
     /// retries (`timeoutWithDefault`, `retries <= 0`); Kubernetes defaults a
-    /// `successThreshold` of 0 to 1. Applied by the builder and by the wait loop, so a
-    /// policy whose public fields were set by hand follows the same rule.
-    pub(crate) fn with_defaults_for_zero(mut self) -> Self {
+    /// `successThreshold` of 0 to 1. Applied by the builder.
+    fn with_defaults_for_zero(mut self) -> Self {
         if self.interval.is_zero() {
             self.interval = DEFAULT_INTERVAL;
         }
@@ -444,6 +503,20 @@ mod tests {
         assert!(reason.contains("; timeout must be"), "{text}");
         assert!(reason.contains("; deadline must be at least 1ms"), "{text}");
         assert!(!reason.contains("start_interval"), "{text}");
+    }
+
+    #[test]
+    fn to_builder_changes_one_setting_and_keeps_the_rest() {
+        let base = Policy::builder()
+            .interval(Duration::from_secs(5))
+            .no_deadline()
+            .build()
+            .unwrap();
+        let changed = base.to_builder().retries(7).build().unwrap();
+        assert_eq!(changed.retries(), 7);
+        assert_eq!(changed.interval(), Duration::from_secs(5));
+        assert_eq!(changed.deadline(), None);
+        assert_eq!(base.retries(), 3);
     }
 
     #[test]

@@ -64,10 +64,9 @@ impl Wait {
         }
     }
 
-    /// Sets the policy (`0` in a Docker setting means its default, as
-    /// [`PolicyBuilder::build`](crate::PolicyBuilder::build) applies).
+    /// Sets the policy (built by [`Policy::builder`], so already validated).
     pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy.with_defaults_for_zero();
+        self.policy = policy;
         self
     }
 
