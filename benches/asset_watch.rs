@@ -3,7 +3,8 @@
 //! with nodemon (found on PATH or in `$NODEMON`, else installed with npm into
 //! /tmp/asset-watch-bench-nodemon, outside the repository; skipped without npm).
 //!
-//! `ASSET_WATCH_SECTIONS=latency` runs section 1 only.
+//! `ASSET_WATCH_SECTIONS=latency` runs section 1 only, `ASSET_WATCH_SECTIONS=startup`
+//! section 2 only.
 //!
 //! `cargo bench --bench asset_watch` prints:
 //! 1. save → command started latency (p50/p95) and runs per save, default settings;
@@ -55,6 +56,17 @@ fn main() {
         None => println!("nodemon: not found and npm could not install it, its rows are left out"),
     }
 
+    let sections = std::env::var("ASSET_WATCH_SECTIONS").unwrap_or_default();
+    if sections != "startup" {
+        latency_section(watchexec.as_deref(), nodemon.as_deref());
+    }
+    if sections != "latency" {
+        startup_section(watchexec.as_deref());
+    }
+}
+
+/// Section 1: save → command started, per editor save style.
+fn latency_section(watchexec: Option<&Path>, nodemon: Option<&Path>) {
     println!("\n## 1. save -> command started, {SAVES} saves per editor style");
     let small = tempfile::tempdir().expect("tempdir");
     std::fs::write(small.path().join("app.css"), "a{}").unwrap();
@@ -68,19 +80,23 @@ fn main() {
             &format!("preflight --no-default-ignores, {}", style.name()),
             &ours,
         );
-        if let Some(w) = &watchexec {
-            let theirs = latency(small.path(), &Tool::Watchexec(w.clone(), Vec::new()), style);
+        if let Some(w) = watchexec {
+            let theirs = latency(
+                small.path(),
+                &Tool::Watchexec(w.to_owned(), Vec::new()),
+                style,
+            );
             print_latency(&format!("watchexec, {}", style.name()), &theirs);
         }
-        if let Some(n) = &nodemon {
-            let theirs = latency(small.path(), &Tool::Nodemon(n.clone()), style);
+        if let Some(n) = nodemon {
+            let theirs = latency(small.path(), &Tool::Nodemon(n.to_owned()), style);
             print_latency(&format!("nodemon, {}", style.name()), &theirs);
         }
     }
-    if std::env::var("ASSET_WATCH_SECTIONS").as_deref() == Ok("latency") {
-        return;
-    }
+}
 
+/// Section 2: start-up on a 200k-file tree, then idle CPU.
+fn startup_section(watchexec: Option<&Path>) {
     let secs: u64 = std::env::var("ASSET_WATCH_IDLE_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -91,9 +107,12 @@ fn main() {
     let tree = generate_tree();
     let ours = |extra: &[&str]| Some(Tool::Ours(extra.iter().map(|s| (*s).to_owned()).collect()));
     let theirs = |extra: &[&str]| {
-        watchexec
-            .clone()
-            .map(|w| Tool::Watchexec(w, extra.iter().map(|s| (*s).to_owned()).collect()))
+        watchexec.map(|w| {
+            Tool::Watchexec(
+                w.to_owned(),
+                extra.iter().map(|s| (*s).to_owned()).collect(),
+            )
+        })
     };
     let setups = [
         ("preflight, defaults", ours(&[])),

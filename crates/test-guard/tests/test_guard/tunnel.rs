@@ -5,7 +5,7 @@
 //! process holding the port; the same server reached directly is local and cleared.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use preflight_test_guard::{Guard, Layer, Target};
 use preflight_testkit::{PostgresServer, free_port, require, skip_or_fail};
@@ -44,18 +44,16 @@ async fn socat(upstream: u16) -> Option<Socat> {
         }
     };
     let socat = Socat { child, port };
-    // Ready when it accepts a connection (bounded; ends as soon as it listens).
-    let start = Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+    // Ready when it accepts a connection: this project's own readiness wait.
+    let policy = preflight_readiness::Policy::builder()
+        .deadline(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    preflight_readiness::Wait::new([preflight_readiness::Target::tcp("127.0.0.1", port)])
+        .policy(policy)
+        .run()
         .await
-        .is_err()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "socat did not listen on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        .unwrap_or_else(|e| panic!("socat did not listen on {port}: {e}"));
     Some(socat)
 }
 
