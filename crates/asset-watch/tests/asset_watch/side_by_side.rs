@@ -511,14 +511,19 @@ fn typed_lines_are_routed_by_name_and_the_end_of_input_reaches_only_the_default_
     let mut child = cmd.spawn().unwrap();
     let _guard = KillOnDrop(child.id());
     let mut input = child.stdin.take().unwrap();
+    let output = OutputLines::of(&mut child);
     input.write_all(b"first line\nother:for oth").unwrap();
     input.write_all(b"er\nsecond").unwrap();
     input.write_all(b" half\n").unwrap();
+    // `other` echoes its line before the end of input stops it (kill-others): wait for
+    // the echo, or a loaded machine may stop `other` before its `cat` has run at all.
+    output.wait_line("[other]  for other");
     // Closing our input must reach the default target as end of file, or `cat` would
     // never exit; kill-others then stops `other`, whose stdin is still open.
     drop(input);
-    let (out, text) = finish(child);
-    assert!(out.status.success(), "{text}");
+    let text = output.rest();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{text}");
     assert!(
         text.contains("[reader] first line\n[reader] second half\n"),
         "{text:?}"

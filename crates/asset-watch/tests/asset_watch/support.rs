@@ -89,6 +89,8 @@ impl Drop for KillOnDrop {
 pub(crate) struct OutputLines {
     lines: std::sync::mpsc::Receiver<String>,
     stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    /// Every line received so far, in order (for [`OutputLines::rest`]).
+    seen: std::cell::RefCell<Vec<String>>,
 }
 
 impl OutputLines {
@@ -117,7 +119,11 @@ impl OutputLines {
                 }
             });
         }
-        Self { lines: rx, stderr }
+        Self {
+            lines: rx,
+            stderr,
+            seen: std::cell::RefCell::default(),
+        }
     }
 
     /// Returns the next line that satisfies `pred`; panics naming `what` after `PATIENCE`,
@@ -139,11 +145,31 @@ impl OutputLines {
                     skipped[last..].join("\n")
                 )
             });
+            self.seen.borrow_mut().push(line.clone());
             if pred(&line) {
                 return line;
             }
             skipped.push(line);
         }
+    }
+
+    /// Waits until the child closes its stdout (each line within `PATIENCE`) and returns
+    /// everything it printed, including the lines earlier waits consumed, one `\n` each.
+    pub(crate) fn rest(&self) -> String {
+        loop {
+            match self.lines.recv_timeout(PATIENCE) {
+                Ok(line) => self.seen.borrow_mut().push(line),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("stdout still open after {PATIENCE:?} without a line")
+                }
+            }
+        }
+        self.seen
+            .borrow()
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect()
     }
 
     /// Returns the next line containing `needle`.
