@@ -55,6 +55,7 @@ pub use postgres::{ScratchDatabase, ScratchServer, ScratchServerBuilder, Strateg
 pub use redis::{KeyspaceMode, ScratchKeys, ScratchRedis, ScratchRedisBuilder};
 
 use crate::error::{Error, Result};
+use crate::marker::chain;
 
 /// Where the one-line helpers find the PostgreSQL server, before `DATABASE_URL`.
 pub const SCRATCH_URL_VAR: &str = "PREFLIGHT_SCRATCH_URL";
@@ -160,21 +161,6 @@ fn block_on_thread<T: Send>(future: impl Future<Output = Result<T>> + Send) -> R
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
-}
-
-/// A driver error with its causes.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// Removes the server's password from a message, in case a driver echoes it.
