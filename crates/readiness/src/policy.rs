@@ -44,7 +44,7 @@ const DEFAULT_START_BACKOFF: StartBackoff = StartBackoff {
 ///
 /// As in Docker, `0` for `interval`, `timeout`, `start_interval` or `retries` means the
 /// default; as in Kubernetes, a `success_threshold` of `0` means 1. The builder applies
-/// this, so the fields of a built policy hold the values in effect.
+/// this, so the accessors of a built policy return the values in effect.
 ///
 /// A policy is built by [`Policy::builder`], which validates, and read through its
 /// accessors (a CLI prints the policy in effect); [`Policy::to_builder`] starts a builder
@@ -57,7 +57,6 @@ const DEFAULT_START_BACKOFF: StartBackoff = StartBackoff {
 /// `timeout` 2 s, `retries` 3, `success_threshold` 1, whole-wait start period, `deadline`
 /// 30 s, Docker's cadence) notice a service within milliseconds of it becoming ready.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Policy {
     /// Cadence once healthy or after the start period.
     pub(crate) interval: Duration,
